@@ -1,0 +1,196 @@
+"""Typed configuration: dataclasses loaded strictly from TOML/YAML with CLI overrides.
+
+Each component owns its own nested ``@dataclass Config`` (with a docstring per field and a
+``__post_init__`` that raises ``ValueError`` naming the bad value); an entry point composes
+them into one top-level dataclass and calls :func:`load_config`. Unknown keys, in the file
+or on the command line, are errors with a "did you mean" suggestion — a misspelt key must
+never be silently ignored.
+
+Overrides use dotted paths: ``--model.hidden 256 --train.epochs=5 --task solubility``.
+Values are parsed as YAML scalars/lists (``[15, 10]``, ``true``, ``1e-3``) and then
+checked against the field's type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that does not fit the config dataclasses."""
+
+
+def _suggest(key: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(key, options, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (valid keys: {', '.join(sorted(options))})"
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check/convert ``value`` to annotation ``tp`` (basic types, Optional, list, tuple, Literal)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{where}: cannot be {value!r}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")
+        return value
+    if origin in (list, tuple):
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        out = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if _is_dataclass_type(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a section (mapping), got {value!r}")
+        return _from_defaults(tp, value, where)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def to_dict(cfg: Any) -> dict:
+    """The resolved config as plain data (for writing next to outputs)."""
+    return dataclasses.asdict(cfg)
+
+
+def read_file(path: str | Path) -> dict:
+    """Read a TOML or YAML config file into a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            return tomllib.loads(text)
+        data = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot parse: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def parse_overrides(args: list[str]) -> dict:
+    """``['--a.b', '3', '--c=x']`` -> ``{'a': {'b': 3}, 'c': 'x'}``."""
+    out: dict = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or arg == "--":
+            raise ConfigError(f"expected --key value, got {arg!r}")
+        key = arg[2:]
+        if "=" in key:
+            key, raw = key.split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(args) or (args[i + 1].startswith("--") and len(args[i + 1]) > 2):
+                raise ConfigError(f"override --{key} has no value")
+            raw = args[i + 1]
+            i += 2
+        key = key.replace("-", "_")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override --{key} conflicts with an earlier one")
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _asdict_shallow(cfg: Any) -> dict:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.init}
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
+    """Defaults of ``cls``, then the file at ``path``, then ``--key value`` overrides."""
+    data: dict = {}
+    if path is not None:
+        data = read_file(path)
+    data = _merge(data, parse_overrides(list(overrides)))
+    # Fill unspecified nested sections from defaults so that partial sections work.
+    return _from_defaults(cls, data, "")
+
+
+def _from_defaults(cls: type[T], data: dict, where: str) -> T:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    merged = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in fields:
+            raise ConfigError(f"unknown config key {path!r}{_suggest(key, list(fields))}")
+        tp = hints[key]
+        if _is_dataclass_type(tp) and isinstance(value, dict):
+            merged[key] = _from_defaults(tp, value, path)
+        else:
+            merged[key] = _coerce(value, tp, path)
+    try:
+        return cls(**merged)
+    except TypeError as e:
+        raise ConfigError(f"{where or cls.__name__}: {e}") from None

@@ -1,0 +1,325 @@
+"""The on-disk graph store: the one thing ingestion writes and every later stage reads.
+
+Layout of a store directory (schema version 1)::
+
+    manifest.json              schema_version, sources (url, release, sha256), params, counts,
+                               edge_types, variants, tasks
+    nodes.parquet              node:int64, kind:str ('gene'|'go'), key:str (symbol | GO id),
+                               name:str, namespace:str|null, text:str, word_count:int32
+    graph/<name>/indptr.npy    int64  [num_nodes + 1]
+    graph/<name>/indices.npy   int32  [nnz]   global node index of each neighbour
+    graph/<name>/weight.npy    float32[nnz]   PPI: STRING combined_score / 1000; others 1.0
+    graph/<name>/etype.npy     int8   [nnz]   code from manifest["edge_types"]
+    labels.parquet             task:str, gene:str, node:int64 (-1 if not in graph), label:float64
+    features/<name>.npy        float16|float32 [num_nodes, dim]; row i = node i (encoder stage)
+    features/<name>.json       sidecar: model, pooling, dim, max_length, per-row text hashes
+
+Invariants (checked by :func:`check_csr` and relied upon by the samplers):
+
+* Node order is fixed: genes first (``0 .. num_genes-1``, sorted by symbol), then GO terms
+  (sorted by id). Every CSR uses this global index space, so relations can be merged row
+  by row and one feature matrix serves every graph variant.
+* Every CSR is undirected (each edge stored in both directions), has no self-loops, no
+  duplicate entries, column indices sorted ascending within each row, ``indptr``
+  monotone with ``indptr[0] == 0`` and ``indptr[-1] == nnz``.
+* Relations are ``ppi`` (gene-gene), ``gene_go`` (gene-GO) and ``go_go`` (GO-GO); the
+  graph variants are stored merged so that workers memory-map them without building a
+  copy: ``ppi`` (the relation itself), ``go`` (gene_go + go_go) and ``go_ppi`` (all three).
+* The store is static: it is built in a temporary directory and renamed into place only
+  when complete (:class:`StoreBuilder`); readers never see a partial store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+NODES = "nodes.parquet"
+LABELS = "labels.parquet"
+GRAPH_DIR = "graph"
+FEATURES_DIR = "features"
+
+RELATIONS = ("ppi", "gene_go", "go_go")
+VARIANTS = {"ppi": ("ppi",), "go": ("gene_go", "go_go"), "go_ppi": ("ppi", "gene_go", "go_go")}
+# Stored merged CSRs; the "ppi" variant is the ppi relation itself.
+STORED_GRAPHS = ("ppi", "gene_go", "go_go", "go", "go_ppi")
+
+NODE_SCHEMA = pa.schema(
+    [
+        ("node", pa.int64()),
+        ("kind", pa.string()),
+        ("key", pa.string()),
+        ("name", pa.string()),
+        ("namespace", pa.string()),
+        ("text", pa.string()),
+        ("word_count", pa.int32()),
+    ]
+)
+LABEL_SCHEMA = pa.schema(
+    [("task", pa.string()), ("gene", pa.string()), ("node", pa.int64()), ("label", pa.float64())]
+)
+
+
+class StoreError(ValueError):
+    """A store that is missing, incomplete or violates its invariants."""
+
+
+@dataclass(frozen=True)
+class CSR:
+    """One adjacency in compressed sparse row form (arrays may be memory-mapped).
+
+    Shapes:
+        indptr: ``[num_nodes + 1]`` int64; indices, weight, etype: ``[nnz]``.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weight: np.ndarray
+    etype: np.ndarray
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1])
+
+    def degree(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+
+def check_csr(csr: CSR, name: str = "csr", symmetric: bool = True) -> None:
+    """Raise :class:`StoreError` naming the first violated invariant of ``csr``."""
+    ip, ix = np.asarray(csr.indptr), np.asarray(csr.indices)
+    n = len(ip) - 1
+    if ip.dtype != np.int64 or ix.dtype != np.int32:
+        raise StoreError(f"{name}: dtypes indptr={ip.dtype} indices={ix.dtype}, want int64/int32")
+    if ip[0] != 0 or ip[-1] != len(ix) or np.any(np.diff(ip) < 0):
+        raise StoreError(f"{name}: indptr is not monotone from 0 to nnz={len(ix)}")
+    if not (len(csr.weight) == len(csr.etype) == len(ix)):
+        raise StoreError(f"{name}: weight/etype lengths differ from nnz={len(ix)}")
+    if len(ix) == 0:
+        return
+    if ix.min() < 0 or ix.max() >= n:
+        raise StoreError(f"{name}: neighbour index out of range [0, {n})")
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(ip))
+    if np.any(rows == ix):
+        raise StoreError(f"{name}: self-loop at node {int(rows[rows == ix][0])}")
+    # Within a row, columns strictly increase: sorted and no duplicates.
+    step = np.diff(ix.astype(np.int64))
+    same_row = rows[1:] == rows[:-1]
+    bad = same_row & (step <= 0)
+    if np.any(bad):
+        raise StoreError(f"{name}: row {int(rows[1:][bad][0])} is unsorted or has duplicates")
+    if symmetric:
+        fwd = rows * n + ix
+        rev = ix.astype(np.int64) * n + rows
+        if not np.array_equal(np.sort(fwd), np.sort(rev)):
+            raise StoreError(f"{name}: not symmetric (an edge is stored in one direction only)")
+
+
+def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
+
+
+class StoreBuilder:
+    """Builds a store in a temporary sibling directory; :meth:`commit` renames it into place.
+
+    Use as a context manager: on any exception the temporary directory is removed and an
+    existing store at ``dest`` is left untouched. With ``force`` an existing store is
+    replaced only at commit time; its ``features/`` directory is carried over so that the
+    encoder can reuse rows whose text did not change.
+    """
+
+    def __init__(self, dest: str | os.PathLike, force: bool = False):
+        self.dest = Path(dest).resolve()
+        if self.dest.exists() and not force:
+            raise FileExistsError(f"store {self.dest} already exists; pass --force to rebuild it")
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.dest.parent / f".{self.dest.name}.building-{os.getpid()}"
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir()
+        self._committed = False
+
+    def __enter__(self) -> StoreBuilder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._committed:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write_csr(self, name: str, csr: CSR) -> None:
+        d = self.tmp / GRAPH_DIR / name
+        d.mkdir(parents=True, exist_ok=True)
+        for field in ("indptr", "indices", "weight", "etype"):
+            np.save(d / f"{field}.npy", getattr(csr, field))
+
+    def write_nodes(self, table: pa.Table) -> None:
+        pq.write_table(table.select(NODE_SCHEMA.names).cast(NODE_SCHEMA), self.tmp / NODES)
+
+    def write_labels(self, table: pa.Table) -> None:
+        pq.write_table(table.select(LABEL_SCHEMA.names).cast(LABEL_SCHEMA), self.tmp / LABELS)
+
+    def commit(self, manifest: dict) -> Path:
+        """Validate, write the manifest and atomically move the store to ``dest``."""
+        manifest = {"schema_version": SCHEMA_VERSION, **manifest}
+        (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        store = GraphStore(self.tmp)  # validates presence and shapes
+        # Symmetry needs a sort of every edge; the builders guarantee it by construction
+        # and the tests check it, so commit runs only the linear-time checks.
+        for name in STORED_GRAPHS:
+            check_csr(store.csr(name), name, symmetric=False)
+        old = None
+        if self.dest.exists():
+            if (self.dest / FEATURES_DIR).is_dir():
+                shutil.copytree(self.dest / FEATURES_DIR, self.tmp / FEATURES_DIR)
+            old = self.dest.parent / f".{self.dest.name}.old-{os.getpid()}"
+            os.replace(self.dest, old)
+        os.replace(self.tmp, self.dest)
+        self._committed = True
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        log.info("store committed at %s", self.dest)
+        return self.dest
+
+
+class GraphStore:
+    """Read-only view of a built store; arrays are memory-mapped, tables loaded lazily."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        mf = self.path / MANIFEST
+        if not mf.is_file():
+            raise StoreError(
+                f"{self.path} is not a graph store (no {MANIFEST}); build one with genen-ingest"
+            )
+        self.manifest: dict = json.loads(mf.read_text())
+        if self.manifest.get("schema_version") != SCHEMA_VERSION:
+            raise StoreError(
+                f"{mf}: schema_version {self.manifest.get('schema_version')!r}, "
+                f"this code reads {SCHEMA_VERSION}; rebuild the store with genen-ingest --force"
+            )
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> GraphStore:
+        return cls(path)
+
+    # --- nodes -----------------------------------------------------------------------
+    @cached_property
+    def nodes(self) -> pa.Table:
+        return pq.read_table(self.path / NODES)
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.manifest["counts"]["nodes"])
+
+    @property
+    def num_genes(self) -> int:
+        return int(self.manifest["counts"]["genes"])
+
+    @cached_property
+    def gene_index(self) -> dict[str, int]:
+        """Gene symbol -> node index."""
+        keys = self.nodes.column("key").to_pylist()[: self.num_genes]
+        return {k: i for i, k in enumerate(keys)}
+
+    # --- graph -----------------------------------------------------------------------
+    def csr(self, name: str) -> CSR:
+        """A relation (``ppi``, ``gene_go``, ``go_go``) or variant (``ppi``, ``go``, ``go_ppi``)."""
+        if name not in STORED_GRAPHS:
+            raise StoreError(f"unknown graph {name!r}; choose one of {', '.join(STORED_GRAPHS)}")
+        d = self.path / GRAPH_DIR / name
+        arrays = {}
+        for field in ("indptr", "indices", "weight", "etype"):
+            f = d / f"{field}.npy"
+            if not f.is_file():
+                raise StoreError(f"store {self.path} is incomplete: {f} is missing")
+            arrays[field] = np.load(f, mmap_mode="r")
+        csr = CSR(**arrays)
+        if csr.num_nodes != self.num_nodes:
+            raise StoreError(f"{d}: indptr has {csr.num_nodes} rows, store has {self.num_nodes}")
+        return csr
+
+    def edge_index(self, variant: str):
+        """``[2, nnz]`` int64 torch tensor (COO) of a variant, for full-batch use.
+
+        This materialises a copy; mini-batch training samples from :meth:`csr` instead.
+        """
+        import torch
+
+        csr = self.csr(variant)
+        row = np.repeat(np.arange(csr.num_nodes, dtype=np.int64), np.diff(csr.indptr))
+        col = np.asarray(csr.indices, dtype=np.int64)
+        return torch.from_numpy(np.stack([row, col]))
+
+    def to_pyg(self, variant: str, features: str | None = None):
+        """A ``torch_geometric.data.Data`` for one variant (full-batch, small graphs).
+
+        ``x`` is the named feature matrix (float32) if given, ``edge_weight`` the CSR weights,
+        ``edge_type`` the type codes, ``is_gene`` a mask of gene nodes.
+        """
+        import torch
+        from torch_geometric.data import Data
+
+        csr = self.csr(variant)
+        data = Data(
+            edge_index=self.edge_index(variant),
+            edge_weight=torch.from_numpy(np.array(csr.weight, dtype=np.float32)),
+            edge_type=torch.from_numpy(np.array(csr.etype, dtype=np.int64)),
+            num_nodes=self.num_nodes,
+        )
+        data.is_gene = torch.arange(self.num_nodes) < self.num_genes
+        if features is not None:
+            data.x = torch.from_numpy(np.array(self.features(features), dtype=np.float32))
+        return data
+
+    # --- labels ----------------------------------------------------------------------
+    @property
+    def tasks(self) -> dict:
+        """Task name -> {kind, classes, source, rows, genes, unknown_genes, ...}."""
+        return self.manifest.get("tasks", {})
+
+    @cached_property
+    def labels(self) -> pa.Table:
+        f = self.path / LABELS
+        if not f.is_file():
+            return LABEL_SCHEMA.empty_table()
+        return pq.read_table(f)
+
+    # --- features --------------------------------------------------------------------
+    def feature_path(self, name: str) -> Path:
+        return self.path / FEATURES_DIR / f"{name}.npy"
+
+    def features(self, name: str) -> np.ndarray:
+        f = self.feature_path(name)
+        if not f.is_file():
+            have = sorted(p.stem for p in (self.path / FEATURES_DIR).glob("*.npy"))
+            raise StoreError(
+                f"store {self.path} has no features {name!r} (have: {have or 'none'}); "
+                f"run `genen-encode {self.path}` first"
+            )
+        arr = np.load(f, mmap_mode="r")
+        if arr.shape[0] != self.num_nodes:
+            raise StoreError(f"{f}: {arr.shape[0]} rows, store has {self.num_nodes} nodes")
+        return arr
+
+    def feature_meta(self, name: str) -> dict:
+        return json.loads((self.path / FEATURES_DIR / f"{name}.json").read_text())
