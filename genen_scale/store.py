@@ -323,3 +323,55 @@ class GraphStore:
 
     def feature_meta(self, name: str) -> dict:
         return json.loads((self.path / FEATURES_DIR / f"{name}.json").read_text())
+
+
+def csr_from_edges(
+    src: np.ndarray,
+    dst: np.ndarray,
+    num_nodes: int,
+    weight: np.ndarray | None = None,
+    etype: np.ndarray | int = 0,
+) -> CSR:
+    """Undirected CSR from an edge list given in either or both directions.
+
+    Both directions are added, self-loops dropped, duplicates collapsed keeping the
+    largest weight (STRING lists each pair twice and several proteins map to one gene).
+    """
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    w = np.ones(len(src), np.float32) if weight is None else np.asarray(weight, np.float32)
+    t = np.broadcast_to(np.asarray(etype, dtype=np.int8), src.shape)
+    keep = src != dst
+    src, dst, w, t = src[keep], dst[keep], w[keep], t[keep]
+    key = np.concatenate([src * num_nodes + dst, dst * num_nodes + src])
+    w = np.concatenate([w, w])
+    t = np.concatenate([t, t])
+    # Sort by (key, -weight) so the first of each run of equal keys carries the max weight.
+    order = np.lexsort((-w, key))
+    key, w, t = key[order], w[order], t[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    key, w, t = key[first], w[first], t[first]
+    rows = key // num_nodes
+    indptr = np.zeros(num_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=num_nodes), out=indptr[1:])
+    return CSR(indptr, (key % num_nodes).astype(np.int32), w.astype(np.float32), t.astype(np.int8))
+
+
+def merge_csr(parts: list[CSR]) -> CSR:
+    """Row-wise union of CSRs over the same node space whose edge sets are disjoint."""
+    n = parts[0].num_nodes
+    deg = sum(np.diff(p.indptr) for p in parts)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(deg, out=indptr[1:])
+    rows = np.concatenate(
+        [np.repeat(np.arange(n, dtype=np.int64), np.diff(p.indptr)) for p in parts]
+    )
+    cols = np.concatenate([np.asarray(p.indices) for p in parts])
+    order = np.lexsort((cols, rows))
+    return CSR(
+        indptr,
+        cols[order].astype(np.int32),
+        np.concatenate([np.asarray(p.weight) for p in parts])[order].astype(np.float32),
+        np.concatenate([np.asarray(p.etype) for p in parts])[order].astype(np.int8),
+    )
