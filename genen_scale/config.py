@@ -6,7 +6,8 @@ them into one top-level dataclass and calls :func:`load_config`. Unknown keys, i
 or on the command line, are errors with a "did you mean" suggestion — a misspelt key must
 never be silently ignored.
 
-Overrides use dotted paths: ``--model.hidden 256 --train.epochs=5 --task solubility``.
+Overrides use dotted paths: ``--model.hidden 256 --train.epochs=5 --task solubility``;
+dashes in keys read as underscores (``--min-score 400``) and a bare ``--flag`` means true.
 Values are parsed as YAML scalars/lists (``[15, 10]``, ``true``, ``1e-3``) and then
 checked against the field's type.
 """
@@ -133,9 +134,11 @@ def parse_overrides(args: list[str]) -> dict:
         if "=" in key:
             key, raw = key.split("=", 1)
             i += 1
+        elif i + 1 >= len(args) or (args[i + 1].startswith("--") and len(args[i + 1]) > 2):
+            # A bare flag (--force) means true; the field's type check still applies.
+            raw = "true"
+            i += 1
         else:
-            if i + 1 >= len(args) or (args[i + 1].startswith("--") and len(args[i + 1]) > 2):
-                raise ConfigError(f"override --{key} has no value")
             raw = args[i + 1]
             i += 2
         key = key.replace("-", "_")
