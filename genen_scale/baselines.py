@@ -1,0 +1,239 @@
+"""Text-only baselines: the paper's linear/logistic regression and an MLP on node features.
+
+They run in the same harness as the GNNs: the same :class:`~genen_scale.tasks.Task`,
+the same :class:`~genen_scale.folds.Fold` splits and the same metrics, so a table can
+set them side by side. Per fold, with no leakage:
+
+* features are standardised with statistics of the training rows only;
+* each candidate model is fitted on the training rows only;
+* the candidate with the best validation score (the kind's primary metric) is kept;
+* the kept model predicts the test rows once, and only those metrics are reported.
+
+``logreg`` is :class:`~sklearn.linear_model.LogisticRegression` (multinomial for
+multiclass tasks, one-vs-rest for multilabel ones) with ``C`` chosen on validation; on a
+regression task it means ridge regression with ``alpha`` chosen on validation, the linear
+model the paper uses there. ``mlp`` is scikit-learn's MLP with hidden size and weight
+decay chosen on validation, trained epoch by epoch and stopped early on the validation
+score (scikit-learn's own ``early_stopping`` would carve its validation rows out of our
+training rows instead).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
+
+from genen_scale.folds import Fold
+from genen_scale.metrics import evaluate, primary_metric
+from genen_scale.tasks import Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BaselineConfig:
+    """Candidate hyperparameters (chosen per fold on validation) and MLP training limits."""
+
+    logreg_c: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+    """Inverse L2 strengths tried for logistic regression."""
+    ridge_alpha: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
+    """L2 strengths tried for ridge regression (``logreg`` on regression tasks)."""
+    mlp_hidden: tuple[int, ...] = (64, 256)
+    """Hidden layer sizes tried for the one-hidden-layer MLP."""
+    mlp_alpha: tuple[float, ...] = (1e-4, 1e-2)
+    """Weight decays tried for the MLP."""
+    mlp_max_epochs: int = 200
+    """Upper bound on MLP epochs."""
+    mlp_patience: int = 10
+    """Epochs without validation-loss progress before the MLP stops."""
+    mlp_tol: float = 1e-4
+    """A smaller drop of the validation loss does not count as progress (sklearn's ``tol``)."""
+    mlp_batch: int | None = None
+    """Mini-batch size; None: a twentieth of the training rows, clipped to [32, 256], so
+    that small tasks still get several updates per epoch and large ones stay fast."""
+
+    def __post_init__(self) -> None:
+        for name in ("logreg_c", "ridge_alpha", "mlp_hidden", "mlp_alpha"):
+            values = getattr(self, name)
+            if not values or min(values) <= 0:
+                raise ValueError(f"baselines.{name}={values!r}: need at least one value, all > 0")
+        for name in ("mlp_max_epochs", "mlp_patience", "mlp_batch"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"baselines.{name}={getattr(self, name)} must be >= 1")
+
+
+Split = tuple[np.ndarray, np.ndarray]  # (features, targets)
+
+
+def run_baseline(
+    name: Literal["logreg", "mlp"],
+    task: Task,
+    features: np.ndarray,
+    folds: list[Fold],
+    seed: int = 0,
+    config: BaselineConfig | None = None,
+) -> list[dict]:
+    """Per-fold test metrics of a text-only baseline.
+
+    Args:
+        name: ``logreg`` (ridge on regression tasks) or ``mlp``.
+        task: The task; ``task.nodes`` index the rows of ``features``.
+        features: Node feature matrix (a memory map is fine: only the task's rows are read).
+        folds: Splits from :func:`genen_scale.folds.make_folds`; each needs a validation split.
+        seed: Seed of the models' initialisation and batch order.
+        config: Hyperparameter grids and MLP limits; defaults to :class:`BaselineConfig`.
+
+    Returns:
+        One dict per fold: the :func:`genen_scale.metrics.evaluate` metrics on the test
+        rows plus ``val_<primary>``, the selected model's validation score.
+
+    Shapes:
+        features: ``[num_nodes, dim]``.
+    """
+    if name not in _SELECTORS:
+        raise ValueError(f"unknown baseline {name!r}; choose one of {sorted(_SELECTORS)}")
+    select = _SELECTORS[name]
+    config = config or BaselineConfig()
+    x = np.asarray(features[task.nodes], dtype=np.float32)
+    primary = primary_metric(task.kind)
+    results = []
+    for fold in tqdm(folds, desc=f"{name} on {task.name}", unit="fold", leave=False):
+        if len(fold.val) == 0:
+            raise ValueError(
+                f"fold {fold.index} has no validation split, which baselines need for model "
+                "selection; make folds with val_fraction > 0"
+            )
+        scaler = StandardScaler().fit(x[fold.train])
+        train, val = ((scaler.transform(x[idx]), task.y[idx]) for idx in (fold.train, fold.val))
+        model, val_score, params = select(task, train, val, seed, config)
+        metrics = evaluate(
+            task.kind, task.y[fold.test], _scores(task, model, scaler.transform(x[fold.test]))
+        )
+        metrics[f"val_{primary}"] = val_score
+        log.info(
+            "%s on %s fold %d: %s (val %s %.3f), test %s %.3f",
+            name,
+            task.name,
+            fold.index,
+            params,
+            primary,
+            val_score,
+            primary,
+            metrics[primary],
+        )
+        results.append(metrics)
+    return results
+
+
+def _scores(task: Task, model, x: np.ndarray) -> np.ndarray:
+    """Model outputs in the layout of :meth:`Task.scores`."""
+    if task.kind == "regression":
+        return model.predict(x).astype(np.float64)
+    proba = model.predict_proba(x)
+    if task.kind == "multilabel":
+        return proba
+    # Columns follow model.classes_; place them at their class index so a class the
+    # training rows lacked gets probability 0 instead of shifting the others.
+    full = np.zeros((len(x), task.num_outputs))
+    full[:, np.asarray(model.classes_, dtype=np.int64)] = proba
+    return full[:, 1] if task.kind == "binary" else full
+
+
+def _val_score(task: Task, model, val: Split) -> float:
+    with warnings.catch_warnings():
+        # A degenerate validation split scores NaN; selection treats it as worst.
+        warnings.simplefilter("ignore")
+        score = evaluate(task.kind, val[1], _scores(task, model, val[0]))[primary_metric(task.kind)]
+    return -np.inf if np.isnan(score) else score
+
+
+def _select_linear(task: Task, train: Split, val: Split, seed: int, config: BaselineConfig):
+    """Logistic regression (ridge for regression) with the penalty chosen on validation."""
+    if task.kind == "regression":
+        candidates = [({"alpha": a}, Ridge(alpha=a)) for a in config.ridge_alpha]
+    else:
+        candidates = []
+        for c in config.logreg_c:
+            model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+            if task.kind == "multilabel":
+                model = OneVsRestClassifier(model)
+            candidates.append(({"C": c}, model))
+    best = (None, -np.inf, None)
+    for params, model in candidates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(*train)
+        score = _val_score(task, model, val)
+        if best[0] is None or score > best[1]:
+            best = (model, score, params)
+    return best
+
+
+def _select_mlp(task: Task, train: Split, val: Split, seed: int, config: BaselineConfig):
+    """An MLP per (hidden size, weight decay), each stopped early on validation."""
+    best = (None, -np.inf, None)
+    for hidden in config.mlp_hidden:
+        for alpha in config.mlp_alpha:
+            model, score, epoch = _fit_mlp_early_stopped(
+                task, train, val, hidden, alpha, seed, config
+            )
+            if best[0] is None or score > best[1]:
+                best = (model, score, {"hidden": hidden, "alpha": alpha, "epochs": epoch})
+    return best
+
+
+def _fit_mlp_early_stopped(
+    task: Task,
+    train: Split,
+    val: Split,
+    hidden: int,
+    alpha: float,
+    seed: int,
+    config: BaselineConfig,
+):
+    """Train one epoch at a time; keep the epoch with the lowest validation loss.
+
+    Early stopping follows the loss rather than the primary metric because AUC saturates
+    (ties at 1.0 on easy tasks) long before the probabilities are calibrated.
+    """
+    cls = MLPRegressor if task.kind == "regression" else MLPClassifier
+    batch = config.mlp_batch or int(np.clip(len(train[0]) // 20, 32, 256))
+    model = cls(hidden_layer_sizes=(hidden,), alpha=alpha, batch_size=batch, random_state=seed)
+    fit_kwargs = {} if task.kind == "regression" else {"classes": np.arange(task.num_outputs)}
+    best_model, best_loss, best_epoch = None, np.inf, 0
+    for epoch in range(1, config.mlp_max_epochs + 1):
+        model.partial_fit(*train, **fit_kwargs)
+        loss = _val_loss(task, model, val)
+        if best_model is None or loss < best_loss - config.mlp_tol:
+            best_model, best_loss, best_epoch = copy.deepcopy(model), loss, epoch
+        elif epoch - best_epoch >= config.mlp_patience:
+            break
+    return best_model, _val_score(task, best_model, val), best_epoch
+
+
+def _val_loss(task: Task, model, val: Split) -> float:
+    """The training objective on the validation rows: cross-entropy, BCE or MSE."""
+    x, y = val
+    if task.kind == "regression":
+        return float(np.mean((model.predict(x) - y) ** 2))
+    p = np.clip(model.predict_proba(x), 1e-7, 1 - 1e-7)
+    if task.kind == "multilabel":
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    # predict_proba columns are classes 0..C-1: partial_fit was given every class.
+    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+# The two names of the public API; each maps to its model-selection routine.
+_SELECTORS: dict[str, Callable] = {"logreg": _select_linear, "mlp": _select_mlp}
