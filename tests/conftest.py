@@ -20,6 +20,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def real_go(shared_data):
+    """The real go-basic 2022 ontology, parsed once per test session (a few seconds)."""
+    from ingest.go import parse_obo
+
+    return parse_obo(shared_data / "go" / "go-basic.2022-07-01.obo.gz")
+
+
 def build_tiny_store(path: Path, num_genes: int = 300, num_go: int = 60, seed: int = 0) -> GraphStore:
     """A small random store with homophilous PPI edges, GO annotations and two tasks.
 
