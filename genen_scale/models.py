@@ -1,0 +1,225 @@
+"""Genen's GNNs: GCN and GAT stacks that refine text embeddings over a gene graph.
+
+The models know nothing of Ray or of sampling: they take node features and a (sampled or
+full) ``edge_index`` in PyG's ``[source, target]`` convention and return one row per
+node. Ray Train wraps them elsewhere.
+
+Architecture (paper, "Methods"): ``layers`` hidden message-passing layers — GCNConv +
+ReLU, or multi-head GATConv (heads concatenated) + ELU with attention dropout — each
+followed by dropout, then an output layer that is a convolution (``output="conv"``; a
+one-head GATConv for GAT) or a linear layer (``"linear"``; about 1% worse in the paper).
+:meth:`GenenGNN.embed` returns the last hidden layer: the refined gene embeddings.
+
+PyG's ``BasicGNN`` ``GCN``/``GAT`` are not used because its ``dropout`` argument is the
+feature dropout, leaving no way to set GATConv's attention dropout, and neither exposes
+the last hidden layer apart from the output layer or a per-edge learned weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn import GATConv, GCNConv
+
+ARCHS = ("gcn", "gat")
+EDGE_WEIGHTS = ("none", "fixed", "learned")
+OUTPUTS = ("conv", "linear")
+
+
+@dataclass
+class ModelConfig:
+    """Configuration of a :class:`GenenGNN` (the ``model`` section of a training config)."""
+
+    arch: Literal["gcn", "gat"] = "gcn"
+    """``"gcn"`` (GCNConv, ReLU) or ``"gat"`` (GATConv, ELU)."""
+    layers: int = 3
+    """Hidden message-passing layers, 1-4 (paper: 3 for GCN, 2 for GAT); the output
+    layer comes on top, so the receptive field is ``num_hops`` (see below)."""
+    hidden: int = 256
+    """Width of each hidden layer (for GAT the concatenation of all heads). The paper
+    tuned it by cross-validation without reporting it; 256 is our default."""
+    dropout: float = 0.5
+    """Feature dropout after each hidden layer (the paper adds dropout against the
+    overfitting of wide hidden layers)."""
+    heads: int = 4
+    """GAT attention heads per hidden layer (``hidden`` must be divisible by it)."""
+    attn_dropout: float = 0.1
+    """GAT dropout on the attention coefficients."""
+    edge_weight: Literal["none", "fixed", "learned"] = "none"
+    """GCN edge weights, the paper's three PPI variants: ``"none"`` (all 1), ``"fixed"``
+    (the CSR weight, STRING score / 1000 in [0, 1]), ``"learned"`` (one trained parameter
+    per stored edge). GAT learns attention instead and accepts only ``"none"``."""
+    output: Literal["conv", "linear"] = "conv"
+    """Output layer: a convolution (paper: ~1% better) or a linear layer."""
+    normalize: bool = True
+    """GCN symmetric normalisation ``D^-1/2 (A + I) D^-1/2`` (as GCNConv does)."""
+    self_loops: bool = True
+    """Add self-loops in every convolution, so a node keeps its own features."""
+
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ValueError(f"model.arch={self.arch!r}: choose one of {ARCHS}")
+        if not 1 <= self.layers <= 4:
+            raise ValueError(f"model.layers={self.layers}: choose 1-4 hidden layers")
+        if self.hidden < 1:
+            raise ValueError(f"model.hidden={self.hidden}: must be positive")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"model.dropout={self.dropout}: must be in [0, 1)")
+        if not 0 <= self.attn_dropout < 1:
+            raise ValueError(f"model.attn_dropout={self.attn_dropout}: must be in [0, 1)")
+        if self.heads < 1:
+            raise ValueError(f"model.heads={self.heads}: must be positive")
+        if self.edge_weight not in EDGE_WEIGHTS:
+            raise ValueError(
+                f"model.edge_weight={self.edge_weight!r}: choose one of {EDGE_WEIGHTS}"
+            )
+        if self.output not in OUTPUTS:
+            raise ValueError(f"model.output={self.output!r}: choose one of {OUTPUTS}")
+        if self.arch == "gat":
+            if self.edge_weight != "none":
+                raise ValueError(
+                    f"model.edge_weight={self.edge_weight!r} with arch='gat': GAT weighs "
+                    "neighbours by attention and takes no edge weights; use 'none' or arch='gcn'"
+                )
+            if self.hidden % self.heads:
+                raise ValueError(
+                    f"model.hidden={self.hidden} is not divisible by model.heads={self.heads}; "
+                    "the heads' outputs are concatenated to `hidden`"
+                )
+
+    @property
+    def num_hops(self) -> int:
+        """Message-passing depth: hidden layers plus a convolutional output layer."""
+        return self.layers + (self.output == "conv")
+
+
+PRESETS = {
+    # "GCN performs best with three hidden layers" (paper, Methods).
+    "gcn": ModelConfig(arch="gcn", layers=3, hidden=256, dropout=0.5, output="conv"),
+    # "GAT performs best with two hidden layers".
+    "gat": ModelConfig(
+        arch="gat", layers=2, hidden=256, heads=4, dropout=0.5, attn_dropout=0.1, output="conv"
+    ),
+}
+
+
+class GenenGNN(nn.Module):
+    """A GCN or GAT stack; build it with :func:`build_model`.
+
+    With ``edge_weight="learned"``, :attr:`edge_logit` holds one parameter per stored
+    CSR edge; the weight of edge ``e`` is ``sigmoid(edge_logit[e])``. A sigmoid (not a
+    softplus) keeps learned weights in (0, 1), the range of the fixed STRING weights, so
+    the two variants share a scale, and bounds any single edge's pull on a node.
+    """
+
+    def __init__(self, cfg: ModelConfig, in_dim: int, out_dim: int, num_edges: int | None):
+        super().__init__()
+        self.cfg = cfg
+        dims = [in_dim] + [cfg.hidden] * cfg.layers
+        self.convs = nn.ModuleList(
+            self._conv(a, b, last=False) for a, b in zip(dims, dims[1:], strict=False)
+        )
+        if cfg.output == "conv":
+            self.head = self._conv(cfg.hidden, out_dim, last=True)
+        else:
+            self.head = nn.Linear(cfg.hidden, out_dim)
+        self.edge_logit = None
+        if cfg.edge_weight == "learned":
+            if not num_edges:
+                raise ValueError(
+                    "edge_weight='learned' needs num_edges (the CSR nnz) for one weight per edge"
+                )
+            # Randomly initialised, as in the paper; sigmoid(N(0, 1)) spreads around 0.5.
+            self.edge_logit = nn.Parameter(torch.randn(num_edges))
+
+    def _conv(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        cfg = self.cfg
+        if cfg.arch == "gcn":
+            return GCNConv(in_dim, out_dim, normalize=cfg.normalize, add_self_loops=cfg.self_loops)
+        heads = 1 if last else cfg.heads
+        return GATConv(
+            in_dim,
+            out_dim // heads,
+            heads=heads,
+            concat=not last,
+            dropout=cfg.attn_dropout,
+            add_self_loops=cfg.self_loops,
+        )
+
+    def _edge_weight(self, edge_weight: Tensor | None, e_id: Tensor | None) -> Tensor | None:
+        mode = self.cfg.edge_weight
+        if mode == "none":
+            return None
+        if mode == "fixed":
+            if edge_weight is None:
+                raise ValueError("edge_weight='fixed' needs the batch's edge_weight (CSR weight)")
+            return edge_weight
+        if e_id is None:
+            raise ValueError("edge_weight='learned' needs e_id, the CSR positions of the edges")
+        return torch.sigmoid(self.edge_logit[e_id])
+
+    def _propagate(self, conv: nn.Module, x: Tensor, edge_index: Tensor, w: Tensor | None):
+        if isinstance(conv, GCNConv):
+            return conv(x, edge_index, w)
+        return conv(x, edge_index)
+
+    def _hidden(self, x: Tensor, edge_index: Tensor, w: Tensor | None) -> Tensor:
+        act = F.relu if self.cfg.arch == "gcn" else F.elu
+        for i, conv in enumerate(self.convs):
+            if i:
+                x = F.dropout(x, self.cfg.dropout, self.training)
+            x = act(self._propagate(conv, x, edge_index, w))
+        return x
+
+    def embed(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None = None,
+        e_id: Tensor | None = None,
+    ) -> Tensor:
+        """The last hidden layer (after its activation): the refined node embeddings.
+
+        Args:
+            x: Node features.
+            edge_index: ``[source, target]`` local node ids (a sampled or full graph).
+            edge_weight: Per-edge CSR weights; used with ``edge_weight="fixed"``.
+            e_id: CSR positions of the edges; used with ``edge_weight="learned"``.
+
+        Shapes:
+            x: ``[N, in_dim]``; edge_index: ``[2, E]``; edge_weight, e_id: ``[E]``
+            -> ``[N, hidden]``.
+        """
+        return self._hidden(x, edge_index, self._edge_weight(edge_weight, e_id))
+
+    def forward(self, x, edge_index, edge_weight=None, e_id=None) -> Tensor:
+        """Predictions for every node of the (sub)graph; arguments as in :meth:`embed`.
+
+        Shapes:
+            ``[N, in_dim]``, ``[2, E]``, ``[E]``, ``[E]`` -> ``[N, out_dim]``.
+        """
+        w = self._edge_weight(edge_weight, e_id)
+        h = F.dropout(self._hidden(x, edge_index, w), self.cfg.dropout, self.training)
+        if isinstance(self.head, nn.Linear):
+            return self.head(h)
+        return self._propagate(self.head, h, edge_index, w)
+
+
+def build_model(
+    cfg: ModelConfig, in_dim: int, out_dim: int, num_edges: int | None = None
+) -> GenenGNN:
+    """Build the GNN of ``cfg`` for ``in_dim`` features and ``out_dim`` outputs.
+
+    Args:
+        cfg: Model configuration.
+        in_dim: Feature width (the text encoder's embedding size).
+        out_dim: Output width (classes, or 1 for regression).
+        num_edges: CSR nnz; required for ``edge_weight="learned"``.
+    """
+    if in_dim < 1 or out_dim < 1:
+        raise ValueError(f"in_dim={in_dim}, out_dim={out_dim}: both must be positive")
+    return GenenGNN(cfg, in_dim, out_dim, num_edges)

@@ -1,0 +1,176 @@
+"""GCN/GAT models: shapes, config checks, learned edge weights, training, sampled == full."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genen_scale.models import PRESETS, ModelConfig, build_model
+from genen_scale.sampling import full_batch, make_neighbor_loader
+from genen_scale.store import csr_from_edges
+
+VARIANTS = [
+    ("gcn", "conv", "none"),
+    ("gcn", "conv", "fixed"),
+    ("gcn", "conv", "learned"),
+    ("gcn", "linear", "none"),
+    ("gcn", "linear", "fixed"),
+    ("gcn", "linear", "learned"),
+    ("gat", "conv", "none"),
+    ("gat", "linear", "none"),
+]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Run single-threaded: these graphs are too small to gain from intra-op threads, and
+    on a shared machine OpenMP threads wait behind other processes (~30x slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_cfg(arch, output, edge_weight, **kw) -> ModelConfig:
+    base = dict(layers=2, hidden=16, heads=4, dropout=0.0, attn_dropout=0.0)
+    return ModelConfig(arch=arch, output=output, edge_weight=edge_weight, **{**base, **kw})
+
+
+@pytest.fixture
+def graph(tiny_store):
+    csr = tiny_store.csr("go_ppi")
+    x = np.random.default_rng(0).standard_normal((tiny_store.num_nodes, 12)).astype(np.float32)
+    return csr, x, full_batch(csr, x)
+
+
+@pytest.mark.parametrize("arch,output,edge_weight", VARIANTS)
+def test_shapes(graph, arch, output, edge_weight):
+    csr, _, data = graph
+    torch.manual_seed(0)
+    model = build_model(small_cfg(arch, output, edge_weight), 12, 3, num_edges=csr.nnz)
+    args = (data.x, data.edge_index, data.edge_weight, data.e_id)
+    assert model(*args).shape == (data.num_nodes, 3)
+    assert model.embed(*args).shape == (data.num_nodes, 16)
+
+
+def test_presets_follow_the_paper(graph):
+    assert PRESETS["gcn"].arch == "gcn" and PRESETS["gcn"].layers == 3
+    assert PRESETS["gat"].arch == "gat" and PRESETS["gat"].layers == 2
+    assert PRESETS["gcn"].num_hops == 4 and PRESETS["gat"].num_hops == 3
+    _, _, data = graph
+    for cfg in PRESETS.values():
+        model = build_model(cfg, 12, 2)
+        assert len(model.convs) == cfg.layers
+        assert model.embed(data.x, data.edge_index).shape == (data.num_nodes, cfg.hidden)
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (dict(arch="gin"), "model.arch='gin'"),
+        (dict(layers=5), "model.layers=5"),
+        (dict(dropout=1.0), "model.dropout=1.0"),
+        (dict(arch="gat", edge_weight="fixed"), "with arch='gat'"),
+        (dict(arch="gat", hidden=30, heads=4), "not divisible"),
+        (dict(output="mlp"), "model.output='mlp'"),
+    ],
+)
+def test_config_rejects_bad_values(change, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(ModelConfig(), **change)
+
+
+def test_missing_edge_inputs_are_errors(graph):
+    _, _, data = graph
+    with pytest.raises(ValueError, match="needs num_edges"):
+        build_model(small_cfg("gcn", "conv", "learned"), 12, 2)
+    fixed = build_model(small_cfg("gcn", "conv", "fixed"), 12, 2)
+    with pytest.raises(ValueError, match="needs the batch's edge_weight"):
+        fixed(data.x, data.edge_index)
+    learned = build_model(small_cfg("gcn", "conv", "learned"), 12, 2, num_edges=data.num_edges)
+    with pytest.raises(ValueError, match="needs e_id"):
+        learned(data.x, data.edge_index, data.edge_weight)
+
+
+def test_learned_edge_weights_get_gradients_only_where_used(graph):
+    csr, x, _ = graph
+    torch.manual_seed(0)
+    model = build_model(small_cfg("gcn", "conv", "learned"), 12, 2, num_edges=csr.nnz)
+    batch = next(iter(make_neighbor_loader(csr, x, torch.arange(40), [4, 3], 40, False, 0)))
+    out = model(batch.x, batch.edge_index, batch.edge_weight, batch.e_id)
+    out[: batch.batch_size].sum().backward()
+    grad = model.edge_logit.grad
+    used = torch.zeros(csr.nnz, dtype=torch.bool)
+    used[batch.e_id] = True
+    assert bool((grad[~used] == 0).all())
+    assert bool((grad[used] != 0).any())
+    # The weights also differ from the fixed ones: they come from the parameter.
+    w = model._edge_weight(batch.edge_weight, batch.e_id)
+    assert bool(((w > 0) & (w < 1)).all()) and not torch.allclose(w, batch.edge_weight)
+
+
+@pytest.mark.parametrize(
+    "arch,edge_weight", [("gcn", "fixed"), ("gcn", "learned"), ("gat", "none")]
+)
+def test_full_batch_training_reduces_loss(tiny_store, arch, edge_weight):
+    csr = tiny_store.csr("ppi")
+    n_genes = tiny_store.num_genes
+    labels = tiny_store.labels.to_pandas()
+    toy = labels[labels.task == "toy_binary"]
+    y = torch.from_numpy(toy.label.to_numpy()).long()
+    nodes = torch.from_numpy(toy.node.to_numpy())
+    x = np.random.default_rng(0).standard_normal((tiny_store.num_nodes, 16)).astype(np.float32)
+    data = full_batch(csr, x)
+    torch.manual_seed(0)
+    model = build_model(small_cfg(arch, "conv", edge_weight, dropout=0.2), 16, 2, num_edges=csr.nnz)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(30):
+        opt.zero_grad()
+        out = model(data.x, data.edge_index, data.edge_weight, data.e_id)
+        loss = F.cross_entropy(out[nodes], y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert nodes.max() < n_genes
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.parametrize(
+    "arch,output,edge_weight",
+    [
+        ("gcn", "conv", "fixed"),
+        ("gcn", "linear", "learned"),
+        ("gcn", "conv", "none"),
+        ("gat", "conv", "none"),
+    ],
+)
+def test_sampled_batch_equals_full_graph_on_seeds(arch, output, edge_weight):
+    """With fanouts >= the maximum degree, a batch holds each seed's whole receptive field.
+
+    GCN needs one hop more than it has layers: its normalisation uses the degree of each
+    source node, and only expanded nodes have all their edges in the batch. GAT's softmax
+    runs over the in-edges of targets only, so ``num_hops`` hops suffice.
+    """
+    # Sparse enough that 4-5 hops reach only part of the graph.
+    rng = np.random.default_rng(3)
+    n = 400
+    csr = csr_from_edges(rng.integers(0, n, 500), rng.integers(0, n, 500), n, rng.random(500))
+    x = rng.standard_normal((n, 12)).astype(np.float32)
+    data = full_batch(csr, x)
+    torch.manual_seed(0)
+    cfg = small_cfg(arch, output, edge_weight)
+    model = build_model(cfg, 12, 3, num_edges=csr.nnz).eval()
+    hops = cfg.num_hops + (arch == "gcn")
+    fanout = int(np.diff(csr.indptr).max())
+    seeds = torch.tensor([7, 0, 123, 299, 45, 310])
+    batch = next(iter(make_neighbor_loader(csr, x, seeds, [fanout] * hops, 6, False, 0)))
+    with torch.no_grad():
+        full = model(data.x, data.edge_index, data.edge_weight, data.e_id)[seeds]
+        sampled = model(batch.x, batch.edge_index, batch.edge_weight, batch.e_id)
+    assert batch.edge_index.shape[1] < data.edge_index.shape[1], "the batch must be a subgraph"
+    torch.testing.assert_close(sampled[: batch.batch_size], full, rtol=1e-5, atol=1e-5)
