@@ -28,7 +28,9 @@ def real_go(shared_data):
     return parse_obo(shared_data / "go" / "go-basic.2022-07-01.obo.gz")
 
 
-def build_tiny_store(path: Path, num_genes: int = 300, num_go: int = 60, seed: int = 0) -> GraphStore:
+def build_tiny_store(
+    path: Path, num_genes: int = 300, num_go: int = 60, seed: int = 0
+) -> GraphStore:
     """A small random store with homophilous PPI edges, GO annotations and two tasks.
 
     Genes carry a hidden class (0/1); PPI edges mostly join genes of the same class, and
@@ -50,7 +52,10 @@ def build_tiny_store(path: Path, num_genes: int = 300, num_go: int = 60, seed: i
     symbols = [f"G{i:05d}" for i in range(num_genes)]
     go_ids = [f"GO:{i:07d}" for i in range(num_go)]
     words = np.array(["membrane", "nucleus"])
-    texts = [f"Gene {s} is found in the {words[c]} and binds things." for s, c in zip(symbols, cls)]
+    texts = [
+        f"Gene {s} is found in the {words[c]} and binds things."
+        for s, c in zip(symbols, cls, strict=True)
+    ]
     texts += [f"GO term {g}: a process." for g in go_ids]
     nodes = pa.table(
         {

@@ -23,7 +23,9 @@ def test_file_then_overrides(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text('task = "tf_range"\n[model]\nhidden = 32\n')
     cfg = load_config(Outer, f, ["--model.fanouts=[5, 3]", "--model.lr", "0.01", "--force"])
-    assert cfg == Outer(task="tf_range", force=True, model=Inner(hidden=32, fanouts=[5, 3], lr=0.01))
+    assert cfg == Outer(
+        task="tf_range", force=True, model=Inner(hidden=32, fanouts=[5, 3], lr=0.01)
+    )
 
 
 def test_yaml_file_and_dashes(tmp_path):

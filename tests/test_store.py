@@ -13,10 +13,20 @@ def test_csr_from_edges_symmetric_dedup_max_weight():
 
 
 def test_check_csr_rejects_asymmetric_and_self_loops():
-    one_way = CSR(np.array([0, 1, 1], np.int64), np.array([1], np.int32), np.ones(1, np.float32), np.zeros(1, np.int8))
+    one_way = CSR(
+        np.array([0, 1, 1], np.int64),
+        np.array([1], np.int32),
+        np.ones(1, np.float32),
+        np.zeros(1, np.int8),
+    )
     with pytest.raises(StoreError, match="symmetric"):
         check_csr(one_way)
-    loop = CSR(np.array([0, 1, 1], np.int64), np.array([0], np.int32), np.ones(1, np.float32), np.zeros(1, np.int8))
+    loop = CSR(
+        np.array([0, 1, 1], np.int64),
+        np.array([0], np.int32),
+        np.ones(1, np.float32),
+        np.zeros(1, np.int8),
+    )
     with pytest.raises(StoreError, match="self-loop"):
         check_csr(loop)
 

@@ -1,0 +1,375 @@
+"""Orchestration: resolved sources -> parsed inputs -> node table, CSRs, labels -> store.
+
+Stages, each logged with its wall time::
+
+    sources     resolve_sources (download / locate, sha256)
+    ppi+go      STRING links -> CSR (DuckDB + NumPy) and a summary file, while the GO
+                ontology parses in a thread (obonet is pure Python; DuckDB and NumPy
+                release the GIL)
+    gaf         GOA annotations -> (gene, GO id) pairs
+    nodes       genes = protein.info symbols | GAF symbols (sorted), then live GO terms
+                (sorted by id) minus exclusions; node texts (MyGene summaries here)
+    graphs      ppi, gene_go, go_go and the merged variants go, go_ppi
+    labels      label files -> node ids (unknown genes -> -1, counted)
+    commit      StoreBuilder writes to a temporary directory and renames it into place
+
+The gene set does not depend on the GO exclusions, so stores built with and without
+label-bearing GO terms share their gene node ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import genen_scale
+from genen_scale.config import to_dict
+from genen_scale.store import (
+    CSR,
+    LABEL_SCHEMA,
+    NODE_SCHEMA,
+    RELATIONS,
+    VARIANTS,
+    StoreBuilder,
+    csr_from_edges,
+    merge_csr,
+)
+from ingest import texts
+from ingest.config import EDGE_TYPES, IngestConfig
+from ingest.download import default_cache_dir
+from ingest.gaf import read_gaf
+from ingest.go import GoOntology, parse_obo
+from ingest.labels import load_label_dir
+from ingest.sources import SourceFile, resolve_sources
+from ingest.string_db import links_to_csr, read_protein_info
+
+log = logging.getLogger(__name__)
+
+
+class _Timer:
+    """Wall time per stage, logged as each stage ends and kept for the manifest."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        log.info("stage %-8s %6.2f s", name, self.seconds[name])
+
+
+def build_store(cfg: IngestConfig) -> Path:
+    """Build the graph store described by ``cfg`` at ``cfg.out``.
+
+    Returns:
+        The store directory.
+
+    Raises:
+        FileExistsError: ``cfg.out`` exists and ``cfg.force`` is false.
+        IngestError: Any bad input file (the message names the file and line or id).
+            Nothing is written at ``cfg.out`` unless the whole build succeeds.
+    """
+    out = Path(cfg.out)
+    if out.exists() and not cfg.force:
+        raise FileExistsError(f"store {out} already exists; pass --force to rebuild it")
+    timer = _Timer()
+    with timer.stage("sources"):
+        sources = resolve_sources(cfg.sources)
+    con = duckdb.connect()
+    try:
+        if cfg.threads is not None:
+            con.execute(f"SET threads = {int(cfg.threads)}")  # validated int, not user text
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # ours is a tqdm bar on stderr
+        with timer.stage("ppi+go"), ThreadPoolExecutor(max_workers=1) as pool:
+            go_future = pool.submit(parse_obo, sources["obo"].path, tuple(cfg.go_relations))
+            info = read_protein_info(sources["info"].path, con)
+            ppi, string_genes, ppi_stats = links_to_csr(
+                sources["links"].path, sources["info"].path, min_score=cfg.min_score, con=con
+            )
+            # A summary file needs no gene list, so it is read while GO still parses.
+            tsv = cfg.summaries not in (None, "mygene")
+            summaries = texts.read_summaries(Path(cfg.summaries), con) if tsv else None
+            go = go_future.result()
+        with timer.stage("gaf"):
+            annotations, gaf_stats = read_gaf(
+                sources["gaf"].path,
+                go,
+                con,
+                evidence_keep=cfg.evidence_keep,
+                evidence_drop=cfg.evidence_drop,
+            )
+    finally:
+        con.close()
+
+    with timer.stage("nodes"):
+        genes = sorted(set(string_genes) | set(annotations.column("gene").to_pylist()))
+        terms, excluded = _select_terms(go, cfg)
+        if summaries is None:
+            summaries = texts.load_summaries(
+                cfg.summaries,
+                genes,
+                cache_dir=default_cache_dir("mygene"),
+                mygene_url=cfg.mygene_url,
+                species=str(cfg.species),
+            )
+        nodes, text_stats = _node_table(genes, terms, info, summaries)
+    num_nodes = nodes.num_rows
+    with timer.stage("graphs"):
+        graphs, graph_stats = _graphs(ppi, string_genes, genes, terms, go, annotations, num_nodes)
+    with timer.stage("labels"):
+        labels, tasks = _labels(cfg, genes)
+
+    counts = {
+        "nodes": num_nodes,
+        "genes": len(genes),
+        "go_terms": terms.num_rows,
+        "edges": {name: csr.nnz for name, csr in graphs.items()},
+        "ppi": ppi_stats,
+        "gaf": gaf_stats,
+        "go": {**go.stats, "release": go.release, "excluded_terms": excluded},
+        **graph_stats,
+        "texts": text_stats,
+    }
+    manifest = _manifest(cfg, sources, counts, tasks, timer.seconds)
+    with timer.stage("commit"), StoreBuilder(out, force=cfg.force) as builder:
+        for name, csr in graphs.items():
+            builder.write_csr(name, csr)
+        builder.write_nodes(nodes)
+        builder.write_labels(labels)
+        path = builder.commit(manifest)
+    log.info(
+        "store %s: %d genes, %d GO terms, edges %s (%.1f s)",
+        path,
+        len(genes),
+        terms.num_rows,
+        manifest["counts"]["edges"],
+        sum(timer.seconds.values()),
+    )
+    return path
+
+
+def _manifest(
+    cfg: IngestConfig, sources: dict[str, SourceFile], counts: dict, tasks: dict, timings: dict
+) -> dict:
+    """Provenance and counts; the resolved config goes in whole (``params``)."""
+    return {
+        "species": cfg.species,
+        "string_version": cfg.string_version,
+        "sources": {k: _source_entry(f) for k, f in sources.items()},
+        "params": to_dict(cfg),
+        "counts": counts,
+        "edge_types": dict(EDGE_TYPES),
+        "relations": list(RELATIONS),
+        "variants": {name: list(parts) for name, parts in VARIANTS.items()},
+        "tasks": tasks,
+        "git_revision": _git_revision(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tool": f"genen_scale {genen_scale.__version__}",
+        "timings_s": timings,
+    }
+
+
+def _select_terms(go: GoOntology, cfg: IngestConfig) -> tuple[pa.Table, dict]:
+    """Live GO terms minus excluded namespaces and terms matching ``exclude_go_terms``."""
+    terms = go.terms
+    keep = np.ones(terms.num_rows, dtype=bool)
+    excluded = {"namespace": 0, "pattern": 0}
+    if cfg.exclude_go_namespace:
+        drop = pc.is_in(terms.column("namespace"), pa.array(cfg.exclude_go_namespace))
+        drop = drop.fill_null(False).to_numpy(zero_copy_only=False)
+        excluded["namespace"] = int(np.count_nonzero(drop & keep))
+        keep &= ~drop
+    if cfg.exclude_go_terms is not None:
+        pattern = re.compile(cfg.exclude_go_terms, re.IGNORECASE)
+        columns = [terms.column(c).to_pylist() for c in ("id", "name", "definition")]
+        drop = np.array(
+            [any(v and pattern.search(v) for v in row) for row in zip(*columns, strict=True)],
+            dtype=bool,
+        )
+        excluded["pattern"] = int(np.count_nonzero(drop & keep))
+        keep &= ~drop
+    if excluded["namespace"] or excluded["pattern"]:
+        log.info(
+            "excluded %d GO terms by namespace %s and %d by pattern %r",
+            excluded["namespace"],
+            cfg.exclude_go_namespace,
+            excluded["pattern"],
+            cfg.exclude_go_terms,
+        )
+    return terms.filter(pa.array(keep)), excluded
+
+
+def _node_table(
+    genes: list[str], terms: pa.Table, info: pa.Table, summaries: dict[str, str]
+) -> tuple[pa.Table, dict]:
+    """Genes first (sorted symbols), then GO terms (sorted ids), in the store's schema."""
+    gene_text, stats = texts.gene_texts(genes, summaries, texts.protein_annotations(info))
+    go_text = texts.go_texts(terms)
+    all_text = gene_text + go_text
+    n_genes, n_go = len(genes), terms.num_rows
+    nodes = pa.table(
+        {
+            "node": np.arange(n_genes + n_go, dtype=np.int64),
+            "kind": ["gene"] * n_genes + ["go"] * n_go,
+            "key": genes + terms.column("id").to_pylist(),
+            "name": genes + terms.column("name").to_pylist(),
+            "namespace": [None] * n_genes + terms.column("namespace").to_pylist(),
+            "text": all_text,
+            "word_count": texts.word_counts(all_text),
+        },
+        schema=NODE_SCHEMA,
+    )
+    log.info(
+        "texts: %d genes with a summary, %d with an annotation, %d with neither",
+        stats["with_summary"],
+        stats["with_annotation"],
+        stats["without_text"],
+    )
+    return nodes, stats
+
+
+def _graphs(
+    ppi: CSR,
+    string_genes: list[str],
+    genes: list[str],
+    terms: pa.Table,
+    go: GoOntology,
+    annotations: pa.Table,
+    num_nodes: int,
+) -> tuple[dict[str, CSR], dict]:
+    """The three relations in the global node space and the merged variants."""
+    n_genes = len(genes)
+    gene_ids = pa.array(genes)
+    term_ids = terms.column("id")
+    ppi = _reindex_rows(ppi, _positions(pa.array(string_genes), gene_ids), num_nodes)
+
+    # gene_go: annotations to excluded terms are dropped with the terms (position -1).
+    gene = _positions(annotations.column("gene"), gene_ids)
+    term = _positions(annotations.column("go_id"), term_ids)
+    kept = term >= 0
+    gene_go = csr_from_edges(
+        gene[kept], n_genes + term[kept], num_nodes, None, EDGE_TYPES["gene_go"]
+    )
+
+    # go_go: a pair linked by two relations keeps the lowest code (is_a first), made
+    # deterministic by a stable sort on the code before csr_from_edges keeps the first.
+    src = _positions(go.edges.column("src"), term_ids)
+    dst = _positions(go.edges.column("dst"), term_ids)
+    code = np.array([EDGE_TYPES[r] for r in go.edges.column("relation").to_pylist()], np.int8)
+    live = (src >= 0) & (dst >= 0)
+    order = np.argsort(code[live], kind="stable")
+    src, dst, code = src[live][order], dst[live][order], code[live][order]
+    go_go = csr_from_edges(n_genes + src, n_genes + dst, num_nodes, None, code)
+    graphs = {
+        "ppi": ppi,
+        "gene_go": gene_go,
+        "go_go": go_go,
+        "go": merge_csr([gene_go, go_go]),
+        "go_ppi": merge_csr([ppi, gene_go, go_go]),
+    }
+    stats = {
+        "gene_go": {
+            "annotations": annotations.num_rows,
+            "to_excluded_terms": int(np.count_nonzero(~kept)),
+            "edges": gene_go.nnz // 2,
+        },
+        "go_go": {
+            "ontology_edges": go.edges.num_rows,
+            "to_excluded_terms": int(np.count_nonzero(~live)),
+            "pairs": go_go.nnz // 2,
+            "collapsed": len(code) - go_go.nnz // 2,
+        },
+    }
+    return graphs, stats
+
+
+def _positions(values: pa.Array | pa.ChunkedArray, universe: pa.Array) -> np.ndarray:
+    """Index of each value in ``universe`` (int64), -1 where it is absent."""
+    found = pc.index_in(values, value_set=universe).fill_null(-1)
+    return found.to_numpy().astype(np.int64, copy=False)
+
+
+def _reindex_rows(csr: CSR, new_index: np.ndarray, num_nodes: int) -> CSR:
+    """Move node ``i`` of ``csr`` to ``new_index[i]`` in a space of ``num_nodes``.
+
+    ``new_index`` must be increasing (a sorted subset placed in a sorted superset), so
+    columns stay sorted within each row and the edge order is unchanged.
+    """
+    assert np.all(np.diff(new_index) > 0), "new_index must be strictly increasing"
+    degree = np.zeros(num_nodes, dtype=np.int64)
+    degree[new_index] = np.diff(csr.indptr)
+    indptr = np.zeros(num_nodes + 1, dtype=np.int64)
+    np.cumsum(degree, out=indptr[1:])
+    indices = new_index.astype(np.int32)[csr.indices]
+    return CSR(indptr, indices, csr.weight, csr.etype)
+
+
+def _labels(cfg: IngestConfig, genes: list[str]) -> tuple[pa.Table, dict]:
+    """Label rows with node ids (-1 for genes not in the graph) and per-task info."""
+    if cfg.labels is None:
+        return LABEL_SCHEMA.empty_table(), {}
+    table, tasks = load_label_dir(Path(cfg.labels))
+    index = {g: i for i, g in enumerate(genes)}
+    label_genes = table.column("gene").to_pylist()
+    node = np.array([index.get(g, -1) for g in label_genes], dtype=np.int64)
+    table = table.append_column("node", pa.array(node))
+    task_col = np.array(table.column("task").to_pylist(), dtype=object)
+    for task, info in tasks.items():
+        rows = task_col == task
+        task_genes = {g for g, r in zip(label_genes, rows, strict=True) if r}
+        unknown = sorted(
+            {g for g, r, n in zip(label_genes, rows, node, strict=True) if r and n < 0}
+        )
+        info["genes_in_graph"] = len(task_genes) - len(unknown)
+        info["unknown_genes"] = len(unknown)
+        info["unknown_rows"] = int(np.count_nonzero(rows & (node < 0)))
+        if unknown:
+            log.warning(
+                "task %s: %d of %d genes are not in the graph (e.g. %s); their rows get node -1",
+                task,
+                len(unknown),
+                len(task_genes),
+                ", ".join(unknown[:5]),
+            )
+    return table.select(LABEL_SCHEMA.names), tasks
+
+
+def _source_entry(f: SourceFile) -> dict:
+    return {"url": f.url, "release": f.release, "sha256": f.sha256, "path": str(f.path)}
+
+
+def _git_revision() -> str | None:
+    """The checkout's commit (``+dirty`` with local changes), or None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return rev + ("+dirty" if dirty else "")

@@ -1,0 +1,113 @@
+"""``IngestConfig``: all ``genen-ingest`` needs, loaded by :func:`genen_scale.config.load_config`.
+
+The resolved config is written into the store manifest (``params``), so a store always
+says how it was built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+from ingest.go import DEFAULT_RELATIONS
+from ingest.sources import SourcesConfig, normalise_string_version
+
+# Edge type codes stored in every CSR's etype array and in manifest["edge_types"].
+EDGE_TYPES = {
+    "ppi": 0,
+    "gene_go": 1,
+    "is_a": 2,
+    "part_of": 3,
+    "regulates": 4,
+    "positively_regulates": 5,
+    "negatively_regulates": 6,
+}
+GO_NAMESPACES = ("biological_process", "molecular_function", "cellular_component")
+
+
+@dataclass
+class IngestConfig:
+    """Raw files -> graph store."""
+
+    out: str | None = None
+    """Store directory to create (required)."""
+    string_version: str = "12"
+    """STRING release (``12`` means ``12.0``); copied into ``sources``."""
+    species: int = 9606
+    """NCBI taxon id (9606 human); copied into ``sources``."""
+    min_score: int = 150
+    """Keep STRING links with ``combined_score >= min_score`` (0..1000; STRING's own
+    thresholds: 150 low, 400 medium, 700 high, 900 highest confidence)."""
+    go_relations: list[str] = field(default_factory=lambda: list(DEFAULT_RELATIONS))
+    """GO-GO relation types kept as edges (subset of is_a, part_of, regulates,
+    positively_regulates, negatively_regulates)."""
+    evidence_keep: list[str] | None = None
+    """GAF evidence codes to keep (None: all)."""
+    evidence_drop: list[str] = field(default_factory=list)
+    """GAF evidence codes to drop after ``evidence_keep`` (e.g. ``[IEA]``)."""
+    exclude_go_terms: str | None = None
+    """Regex (Python, case-insensitive, searched) on GO id, name and definition: matching
+    terms are left out of the graph with their annotations and edges. For label-leakage
+    control, e.g. ``'membrane|nucle'`` for the solubility/localization tasks."""
+    exclude_go_namespace: list[str] = field(default_factory=list)
+    """GO namespaces left out entirely (e.g. ``[cellular_component]``)."""
+    summaries: str | None = None
+    """Gene summaries: a TSV path (``symbol``/``summary`` columns), ``mygene`` to fetch
+    them from MyGene.info, or None for protein.info annotations only."""
+    mygene_url: str = "https://mygene.info/v3"
+    """MyGene.info API root (only used with ``summaries: mygene``)."""
+    labels: str | None = None
+    """Directory of label CSV/TSV files (see ``ingest.labels``), or None."""
+    threads: int | None = None
+    """DuckDB threads (None: DuckDB's default, all cores)."""
+    force: bool = False
+    """Replace an existing store at ``out`` (its ``features/`` are kept for reuse)."""
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    """Where the raw files come from (catalog, mirror, ``source_dir`` or explicit paths)."""
+
+    def __post_init__(self) -> None:
+        if not self.out:
+            raise ValueError("out is not set; pass --out STORE_DIR (the store to create)")
+        if not 0 <= self.min_score <= 1000:
+            raise ValueError(f"min_score={self.min_score} must be within 0..1000")
+        unknown = [r for r in self.go_relations if r not in EDGE_TYPES or r in ("ppi", "gene_go")]
+        if unknown:
+            known = [r for r in EDGE_TYPES if r not in ("ppi", "gene_go")]
+            raise ValueError(f"go_relations {unknown} are not GO relations; choose from {known}")
+        bad_ns = [ns for ns in self.exclude_go_namespace if ns not in GO_NAMESPACES]
+        if bad_ns:
+            raise ValueError(
+                f"exclude_go_namespace {bad_ns} are not GO namespaces; "
+                f"choose from {list(GO_NAMESPACES)}"
+            )
+        if self.exclude_go_terms is not None:
+            try:
+                re.compile(self.exclude_go_terms)
+            except re.error as e:
+                raise ValueError(
+                    f"exclude_go_terms={self.exclude_go_terms!r} is not a valid regex: {e}"
+                ) from None
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads={self.threads} must be >= 1 (or unset for all cores)")
+        self.string_version = normalise_string_version(self.string_version)
+        self._sync_sources()
+
+    def _sync_sources(self) -> None:
+        """Top-level string_version/species win, but never silently over a conflicting value."""
+        default = SourcesConfig()
+        for name in ("string_version", "species"):
+            mine, theirs = getattr(self, name), getattr(self.sources, name)
+            if theirs != getattr(default, name) and theirs != mine:
+                raise ValueError(
+                    f"sources.{name}={theirs!r} conflicts with {name}={mine!r}; "
+                    f"set only the top-level {name}"
+                )
+        if (self.sources.string_version, self.sources.species) != (
+            self.string_version,
+            self.species,
+        ):
+            # replace() re-runs SourcesConfig's checks (e.g. a GAF for the species).
+            self.sources = dataclasses.replace(
+                self.sources, string_version=self.string_version, species=self.species
+            )
