@@ -40,7 +40,6 @@ TaskKind = Literal["binary", "multiclass", "multilabel", "regression"]
 KINDS: tuple[str, ...] = ("binary", "multiclass", "multilabel", "regression")
 # A user label column that is integer-valued with at most this many distinct values is
 # read as class labels; anything else is a regression target.
-MAX_INFERRED_CLASSES = 20
 
 
 @dataclass
@@ -264,68 +263,41 @@ def load_task(store: GraphStore, name: str) -> Task:
     )
 
 
-def infer_kind(labels: pd.Series) -> str:
-    """``binary``/``multiclass`` for string or small integer-valued labels, else ``regression``."""
-    values = labels.dropna()
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all() and not (
-        np.all(numeric == np.round(numeric)) and numeric.nunique() <= MAX_INFERRED_CLASSES
-    ):
-        return "regression"
-    return "binary" if values.nunique() == 2 else "multiclass"
+def load_user_task(path: str | os.PathLike, store: GraphStore, task: str | None = None) -> Task:
+    """A task from the user's own label file, mapped onto ``store``'s genes.
 
-
-def load_user_task(
-    path: str | os.PathLike,
-    store: GraphStore,
-    kind: str | None = None,
-    name: str | None = None,
-) -> Task:
-    """A task from a user CSV with columns ``gene,label`` (extra columns are ignored).
+    The file is read by the same loader as the published label files
+    (:func:`ingest.labels.load_label_file`), so one rule decides its layout and kind: the
+    common schema is ``gene,label[,task][,kind]``; without ``kind``, all-numeric labels
+    are regression and anything else binary/multiclass; ``multilabel`` must be declared.
 
     Args:
-        path: The CSV file. A multilabel task lists one row per (gene, class).
+        path: The CSV/TSV file.
         store: The store whose gene symbols give the node ids.
-        kind: Task kind; inferred when None: integer-valued labels with at most
-            :data:`MAX_INFERRED_CLASSES` distinct values (or text labels) are classes,
-            anything else is regression. ``multilabel`` must be given explicitly.
-        name: Task name; defaults to the file stem.
+        task: Which task of the file, when it holds several.
 
     Raises:
-        ValueError: Missing columns, empty labels, or an unknown ``kind``.
+        ValueError: An unreadable file (the message names it and its line) or an
+            ambiguous/unknown ``task``.
     """
-    path = Path(path)
-    df = pd.read_csv(path)
-    missing_cols = {"gene", "label"} - set(df.columns)
-    if missing_cols:
-        raise ValueError(
-            f"{path}: missing column(s) {sorted(missing_cols)}; a label file needs a header "
-            f"'gene,label' (found: {list(df.columns)})"
-        )
-    df = df.dropna(subset=["gene"])
-    empty = df["label"].isna()
-    if empty.any():
-        line = int(np.flatnonzero(empty.to_numpy())[0]) + 2  # +1 header, +1 one-based
-        raise ValueError(f"{path}:{line}: gene {df['gene'][empty].iloc[0]!r} has an empty label")
-    kind = kind or infer_kind(df["label"])
-    if kind == "regression":
-        classes: list[str] = []
-        labels = pd.to_numeric(df["label"], errors="raise").to_numpy(np.float64)
-    else:
-        # Classes sorted by value (numerically when they are numbers) so codes are stable.
-        raw = df["label"]
-        numeric = pd.to_numeric(raw, errors="coerce")
-        values = numeric if numeric.notna().all() else raw.astype(str)
-        uniq = sorted(values.unique())
-        classes = [_class_name(v) for v in uniq]
-        labels = values.map({v: i for i, v in enumerate(uniq)}).to_numpy(np.float64)
-    genes = df["gene"].astype(str).str.strip().to_numpy(object)
+    from ingest.labels import load_label_file  # the one label parser; ingest never imports us
+
+    labels = load_label_file(Path(path))
+    names = sorted(labels.tasks)
+    name = task if task is not None else (names[0] if len(names) == 1 else None)
+    if name not in labels.tasks:
+        raise ValueError(f"{path}: holds tasks {names}; choose one with task=NAME")
+    info = labels.tasks[name]
+    rows = labels.table.filter(pc.equal(labels.table.column("task"), name))
+    genes = rows.column("gene").to_pylist()
     index = store.gene_index
     nodes = np.array([index.get(g, -1) for g in genes], dtype=np.int64)
-    return build_task(name or path.stem, kind, classes, genes, labels, nodes, source=str(path))
-
-
-def _class_name(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return build_task(
+        name,
+        info["kind"],
+        info["classes"],
+        genes,
+        rows.column("label").to_numpy(),
+        nodes,
+        source=str(path),
+    )

@@ -142,46 +142,50 @@ def _write(path, lines: list[str]):
     return path
 
 
-def test_user_task_kind_inference(tiny_store, tmp_path):
+def test_user_task_kind_follows_the_label_loader(tiny_store, tmp_path):
     text = _write(tmp_path / "loc.csv", ["gene,label", "G00001,Soluble", "G00002,Membrane"])
-    ints = _write(tmp_path / "three.csv", ["gene,label", "G00001,2", "G00002,0", "G00003,1"])
     reals = _write(tmp_path / "cons.csv", ["gene,label", "G00001,0.25", "G00002,0.5"])
+    declared = _write(
+        tmp_path / "three.csv",
+        ["gene,label,kind", "G00001,c,multiclass", "G00002,a,multiclass", "G00003,b,multiclass"],
+    )
 
     binary = load_user_task(text, tiny_store)
-    multiclass = load_user_task(ints, tiny_store)
     regression = load_user_task(reals, tiny_store)
+    multiclass = load_user_task(declared, tiny_store)
 
     assert (binary.name, binary.kind, binary.classes) == ("loc", "binary", ["Membrane", "Soluble"])
     assert binary.y.tolist() == [1, 0]  # G00001 Soluble, G00002 Membrane
-    assert multiclass.kind == "multiclass" and multiclass.classes == ["0", "1", "2"]
-    assert multiclass.y.tolist() == [2, 0, 1]
     assert regression.kind == "regression"
     np.testing.assert_allclose(regression.y, [0.25, 0.5])
+    assert multiclass.kind == "multiclass" and multiclass.classes == ["a", "b", "c"]
+    assert multiclass.y.tolist() == [2, 0, 1]
     index = tiny_store.gene_index
     assert binary.nodes.tolist() == [index["G00001"], index["G00002"]]
 
 
-def test_user_task_many_integer_values_is_regression(tiny_store, tmp_path):
-    rows = [f"G{i:05d},{i}" for i in range(25)]
-    task = load_user_task(_write(tmp_path / "counts.csv", ["gene,label", *rows]), tiny_store)
-    assert task.kind == "regression"
-
-
-def test_user_task_explicit_multilabel_and_missing_genes(tiny_store, tmp_path):
+def test_user_task_multilabel_several_tasks_and_missing_genes(tiny_store, tmp_path):
     path = _write(
         tmp_path / "tf.csv",
-        ["gene,label,extra", "G00001,x,1", "G00001,y,2", "G00002,y,3", "NOPE,x,4"],
+        [
+            "gene,label,task,kind",
+            "G00001,x,tf,multilabel",
+            "G00001,y,tf,multilabel",
+            "G00002,y,tf,multilabel",
+            "NOPE,x,tf,multilabel",
+            "G00003,0.5,other,regression",
+            "G00004,0.7,other,regression",
+        ],
     )
-    task = load_user_task(path, tiny_store, kind="multilabel", name="tf")
-    assert task.name == "tf" and task.classes == ["x", "y"]
+    with pytest.raises(ValueError, match=r"holds tasks \['other', 'tf'\]"):
+        load_user_task(path, tiny_store)
+    task = load_user_task(path, tiny_store, task="tf")
+    assert task.name == "tf" and task.kind == "multilabel" and task.classes == ["x", "y"]
     assert task.y.tolist() == [[1, 1], [0, 1]]
     assert task.missing_genes == ["NOPE"]
 
 
-def test_user_task_errors_name_file_and_line(tiny_store, tmp_path):
-    no_label = _write(tmp_path / "a.csv", ["symbol,value", "G00001,1"])
-    with pytest.raises(ValueError, match=r"a\.csv: missing column\(s\) \['gene', 'label'\]"):
-        load_user_task(no_label, tiny_store)
-    empty = _write(tmp_path / "b.csv", ["gene,label", "G00001,1", "G00002,"])
-    with pytest.raises(ValueError, match=r"b\.csv:3: gene 'G00002' has an empty label"):
-        load_user_task(empty, tiny_store)
+def test_user_task_errors_name_the_file(tiny_store, tmp_path):
+    unknown_layout = _write(tmp_path / "a.csv", ["symbol,value", "G00001,1"])
+    with pytest.raises(ValueError, match=r"a\.csv"):
+        load_user_task(unknown_layout, tiny_store)
