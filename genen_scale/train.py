@@ -1,0 +1,82 @@
+"""``python -m genen_scale.train`` / ``genen-train``: train GCN/GAT gene models, cross-validated.
+
+Usage::
+
+    python -m genen_scale.train [--config FILE] [--preset gcn|gat] [--section.key value ...]
+
+Without ``--data.store`` it trains on the embedded demo dataset (generated, ingested and
+encoded on first use). ``--scaling.num_workers N`` trains on N Ray Train workers: on the
+cluster of a ``ray job submit`` job, on ``--scaling.ray_address``, or else on a local
+Ray started in this process. See ``genen_scale/training/results.py`` for the outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+
+import ray
+
+from genen_scale.config import ConfigError, load_config
+from genen_scale.models import PRESETS
+from genen_scale.store import StoreError
+from genen_scale.training.config import TrainConfig
+from genen_scale.training.distributed import connect
+from genen_scale.training.inputs import TrainError
+from genen_scale.training.results import format_summary
+from genen_scale.training.run import run
+
+log = logging.getLogger("genen_scale.train")
+
+
+def parse_args(argv: list[str]) -> TrainConfig:
+    """``--config FILE`` and ``--preset NAME`` (model defaults), then ``--key value`` overrides."""
+    path, overrides, args = None, [], list(argv)
+    for flag in ("--config", "--preset"):
+        if flag in args:
+            i = args.index(flag)
+            if i + 1 >= len(args):
+                raise ConfigError(f"{flag} needs a value")
+            value = args[i + 1]
+            del args[i : i + 2]
+            if flag == "--config":
+                path = value
+            elif value not in PRESETS:
+                raise ConfigError(f"unknown preset {value!r}; choose one of {sorted(PRESETS)}")
+            else:
+                preset = dataclasses.asdict(PRESETS[value])
+                # json.dumps writes scalars as the YAML the override parser reads back.
+                overrides = [a for k, v in preset.items() for a in (f"--model.{k}", json.dumps(v))]
+    # Preset values sit between the file and the command line.
+    try:
+        return load_config(TrainConfig, path, overrides + args)
+    except ConfigError:
+        raise
+    except ValueError as e:  # a section's __post_init__ naming the bad value
+        raise ConfigError(str(e)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    started = False
+    try:
+        cfg = parse_args(sys.argv[1:] if argv is None else argv)
+        started = connect(cfg.scaling)
+        run_dir, summary = run(cfg)
+        print(format_summary(summary))
+        print(f"results: {run_dir}")
+        return 0
+    except (ConfigError, TrainError, StoreError) as e:
+        print(f"genen-train: error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if started:
+            ray.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

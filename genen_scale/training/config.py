@@ -1,0 +1,178 @@
+"""Configuration of a training run: sections owned by the parts of the run that read them.
+
+``TrainConfig`` composes :class:`~genen_scale.models.ModelConfig` (the model's own section)
+with the sections below; :func:`genen_scale.config.load_config` fills it from defaults, a
+YAML/TOML file and ``--section.key value`` overrides, rejecting unknown keys. Each
+function is handed only the section it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from genen_scale.models import ModelConfig
+from genen_scale.store import VARIANTS
+
+DEFAULT_FANOUT = 10
+
+
+@dataclass
+class DataConfig:
+    """What to train on."""
+
+    store: str | None = None
+    """Path of a graph store (``genen-ingest``); None builds and uses the embedded demo."""
+    demo_cache: str = "~/.cache/genen_scale/demo"
+    """Where the demo store is built and kept when ``store`` is None."""
+    features: str = "minilm"
+    """Name of the node feature matrix in the store (``genen-encode`` writes ``minilm``)."""
+    graph: str = "go_ppi"
+    """Graph variant: ``ppi``, ``go`` or ``go_ppi``."""
+    task: str = "solubility"
+    """Task name in the store's manifest."""
+    mask_fraction: float = 0.0
+    """Share of gene nodes whose text features are zeroed (the paper's masking
+    experiment); which genes is fixed by ``TrainConfig.seed``. Baselines see the same
+    masked features."""
+    fanouts: list[int] | None = None
+    """Neighbours sampled per node at each hop (-1: all), seeds' hop first; one entry per
+    message-passing layer (``model.num_hops``). None: 10 per hop. Validation, test and
+    embedding inference use the same fanouts."""
+    batch_size: int = 256
+    """Seed (labelled) nodes per mini-batch and per worker."""
+    full_batch: bool = False
+    """Propagate over the whole graph every step instead of sampling (small graphs)."""
+
+    def __post_init__(self) -> None:
+        if self.graph not in VARIANTS:
+            raise ValueError(
+                f"data.graph={self.graph!r} is not a graph variant; use one of {sorted(VARIANTS)}"
+            )
+        if not 0.0 <= self.mask_fraction < 1.0:
+            raise ValueError(f"data.mask_fraction={self.mask_fraction} must lie in [0, 1)")
+        if self.fanouts is not None and (
+            not self.fanouts or any(f == 0 or f < -1 for f in self.fanouts)
+        ):
+            raise ValueError(
+                f"data.fanouts={self.fanouts}: give one positive count (or -1 for all "
+                "neighbours) per layer"
+            )
+        if self.batch_size < 1:
+            raise ValueError(f"data.batch_size={self.batch_size} must be at least 1")
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and stopping."""
+
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 5e-4
+    """Adam L2 weight decay."""
+    epochs: int = 100
+    """Maximum epochs per fold."""
+    patience: int = 10
+    """Stop a fold after this many epochs without a better validation primary metric."""
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ValueError(f"optim.lr={self.lr} must be positive")
+        if self.weight_decay < 0:
+            raise ValueError(f"optim.weight_decay={self.weight_decay} must be >= 0")
+        if self.epochs < 1 or self.patience < 1:
+            raise ValueError(
+                f"optim.epochs={self.epochs} and optim.patience={self.patience} must be >= 1"
+            )
+
+
+@dataclass
+class EvalConfig:
+    """Cross-validation and baselines."""
+
+    folds: int = 5
+    """Number of stratified folds."""
+    seed: int = 0
+    """Seed of the fold split (kept apart from the training seed so that seeds of the
+    model can vary over the same folds)."""
+    val_fraction: float = 0.1
+    """Share of each training fold held out for early stopping."""
+    folds_to_run: list[int] | None = None
+    """Fold indices to train (None: all)."""
+    baselines: list[Literal["logreg", "mlp"]] = field(default_factory=lambda: ["logreg"])
+    """Text-only baselines run on the same folds and reported beside the GNN."""
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise ValueError(f"eval.folds={self.folds}: cross-validation needs at least 2")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(
+                f"eval.val_fraction={self.val_fraction} must lie in (0, 1): early stopping "
+                "needs a validation split"
+            )
+        bad = [i for i in self.folds_to_run or [] if not 0 <= i < self.folds]
+        if bad:
+            raise ValueError(f"eval.folds_to_run has {bad}, outside [0, {self.folds})")
+
+
+@dataclass
+class ScaleConfig:
+    """Where and how wide the run goes (Ray Train)."""
+
+    num_workers: int = 0
+    """Ray Train workers (DDP ranks). 0 runs the same loop in this process, without Ray
+    actors (Ray Train's local mode)."""
+    threads_per_worker: int = 2
+    """Torch intra-op threads and CPUs reserved per worker."""
+    use_gpu: bool = False
+    """One GPU per worker (NCCL); CPU workers use gloo."""
+    ray_address: str | None = None
+    """Ray cluster to join (``auto``, ``ray://host:10001``); None joins the cluster of a
+    ``ray job submit`` job (RAY_ADDRESS) or else starts a local one."""
+    max_failures: int = 2
+    """Worker-group restarts allowed; each resumes from the last checkpoint."""
+    checkpoints_to_keep: int = 2
+    """Checkpoints kept in storage (each holds the latest state, so 1 suffices to resume)."""
+
+    def __post_init__(self) -> None:
+        if self.num_workers < 0 or self.threads_per_worker < 1:
+            raise ValueError(
+                f"scaling.num_workers={self.num_workers} must be >= 0 and "
+                f"scaling.threads_per_worker={self.threads_per_worker} >= 1"
+            )
+        if self.max_failures < 0 or self.checkpoints_to_keep < 1:
+            raise ValueError(
+                f"scaling.max_failures={self.max_failures} must be >= 0 and "
+                f"scaling.checkpoints_to_keep={self.checkpoints_to_keep} >= 1"
+            )
+
+
+@dataclass
+class TrainConfig:
+    """A training run: data, model, optimiser, evaluation, scaling and outputs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    scaling: ScaleConfig = field(default_factory=ScaleConfig)
+    output_dir: str = "results"
+    """Parent of the run's results directory."""
+    run_name: str | None = None
+    """Name of the results directory; None: ``<task>-<arch>-<graph>-<timestamp>``."""
+    seed: int = 0
+    """Seed of model initialisation, dropout, batch order, sampling and masking."""
+    resume: bool = False
+    """Continue the run ``run_name`` (or the latest run of this task/model/graph) from
+    its last checkpoint, skipping finished folds."""
+
+    def __post_init__(self) -> None:
+        hops = self.model.num_hops
+        if self.data.fanouts is None:
+            self.data.fanouts = [DEFAULT_FANOUT] * hops
+        elif len(self.data.fanouts) != hops:
+            raise ValueError(
+                f"data.fanouts={self.data.fanouts} has {len(self.data.fanouts)} hops but the "
+                f"model passes messages over {hops} (model.layers={self.model.layers} plus "
+                f"a {self.model.output!r} output); give {hops} fanouts"
+            )

@@ -1,0 +1,139 @@
+"""What one worker (or the driver) reads from the store for a run: features, graph, task, folds.
+
+Every worker builds this itself from the store PATH, so nothing large travels through
+Ray: the CSR stays memory-mapped and only the feature matrix is loaded into memory
+(``[num_nodes, dim]`` float32, ~100 MB for the full human graph with 384-d features).
+Task, folds and masking depend only on the store and the seeds, so all workers and the
+driver compute the same ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genen_scale.folds import Fold, make_folds
+from genen_scale.store import CSR, GraphStore, StoreError
+from genen_scale.tasks import Task, load_task
+from genen_scale.training.config import DataConfig, EvalConfig
+
+log = logging.getLogger(__name__)
+
+
+class TrainError(ValueError):
+    """A run that cannot start: bad task, graph, features or folds for this store."""
+
+
+@dataclass
+class RunInputs:
+    """The data of a run, shared by all its folds.
+
+    Attributes:
+        store: The opened store.
+        csr: The graph variant's adjacency (memory-mapped).
+        x: Node features with the masked genes' rows zeroed.
+        task: Labelled genes present in the graph.
+        folds: The folds to run, in order.
+        node_row: Row of ``task.y`` of each node, -1 for unlabelled nodes.
+
+    Shapes:
+        x: ``[num_nodes, dim]`` float32; node_row: ``[num_nodes]`` int64.
+    """
+
+    store: GraphStore
+    csr: CSR
+    x: torch.Tensor
+    task: Task
+    folds: list[Fold]
+    node_row: torch.Tensor
+
+
+def mask_genes(num_genes: int, fraction: float, seed: int) -> np.ndarray:
+    """Sorted node ids of the ``round(fraction * num_genes)`` genes whose text is hidden.
+
+    A fixed seed gives the same genes in every worker and every fold, so a masking run
+    compares models on one set of hidden genes.
+    """
+    count = int(round(fraction * num_genes))
+    rng = np.random.default_rng([seed, 0x6D61736B])  # "mask": a stream apart from training's
+    return np.sort(rng.choice(num_genes, size=count, replace=False)).astype(np.int64)
+
+
+def load_features(store: GraphStore, name: str, masked: np.ndarray) -> torch.Tensor:
+    """The feature matrix as float32 with the rows of ``masked`` zeroed.
+
+    Raises:
+        TrainError: The store has no features of that name (run ``genen-encode``).
+    """
+    try:
+        feats = store.features(name)
+    except StoreError as e:
+        raise TrainError(str(e)) from None
+    # A copy: the memory map is read-only and the masked rows are zeroed in place.
+    x = torch.from_numpy(np.array(feats, dtype=np.float32))
+    x[torch.from_numpy(masked)] = 0.0
+    return x
+
+
+def open_task(store: GraphStore, data: DataConfig, ev: EvalConfig) -> tuple[Task, list[Fold]]:
+    """Load the task and its folds (restricted to ``ev.folds_to_run``), with clear errors.
+
+    Raises:
+        TrainError: Unknown task, no labelled gene in the graph, or a class smaller than
+            the number of folds.
+    """
+    try:
+        task = load_task(store, data.task)
+    except ValueError as e:
+        raise TrainError(str(e)) from None
+    if task.missing_genes:
+        total = len(task) + len(task.missing_genes)
+        log.warning(
+            "task %r: %d of %d labelled genes are not nodes of store %s and are left out",
+            task.name,
+            len(task.missing_genes),
+            total,
+            store.path,
+        )
+    if len(task) == 0:
+        raise TrainError(f"task {task.name!r}: none of its genes is a node of {store.path}")
+    try:
+        folds = make_folds(task, ev.folds, ev.seed, ev.val_fraction)
+    except ValueError as e:
+        raise TrainError(str(e)) from None
+    wanted = ev.folds_to_run if ev.folds_to_run is not None else range(ev.folds)
+    return task, [folds[i] for i in wanted]
+
+
+def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) -> RunInputs:
+    """Open the store and read everything a run needs (see :class:`RunInputs`).
+
+    Raises:
+        TrainError: The task, features or folds do not fit this store.
+        genen_scale.store.StoreError: The store itself is missing or damaged.
+    """
+    store = GraphStore.open(store_path)
+    task, folds = open_task(store, data, ev)
+    masked = mask_genes(store.num_genes, data.mask_fraction, seed)
+    x = load_features(store, data.features, masked)
+    node_row = torch.full((store.num_nodes,), -1, dtype=torch.int64)
+    node_row[torch.from_numpy(task.nodes)] = torch.arange(len(task), dtype=torch.int64)
+    log.info(
+        "inputs: store %s, graph %s (%d nodes, %d edges), features %s %s (%d genes masked), "
+        "task %s (%s, %d genes), %d folds",
+        store.path,
+        data.graph,
+        store.num_nodes,
+        store.csr(data.graph).nnz,
+        data.features,
+        tuple(x.shape),
+        len(masked),
+        task.name,
+        task.kind,
+        len(task),
+        len(folds),
+    )
+    return RunInputs(store, store.csr(data.graph), x, task, folds, node_row)

@@ -1,0 +1,62 @@
+"""A whole training run on the driver: inputs → results dir → Ray Train → baselines → outputs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from genen_scale.baselines import run_baseline
+from genen_scale.store import GraphStore
+from genen_scale.training import results
+from genen_scale.training.config import TrainConfig
+from genen_scale.training.distributed import fit
+from genen_scale.training.inputs import load_inputs
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: TrainConfig, callbacks: Sequence = ()) -> tuple[Path, pd.DataFrame]:
+    """Train and evaluate ``cfg`` end to end; returns the results directory and summary.
+
+    With ``cfg.data.store`` unset the embedded demo store is built (or reused) first.
+    Ray must already be connected when ``cfg.scaling.num_workers > 0``
+    (:func:`genen_scale.training.distributed.connect`).
+
+    Args:
+        cfg: The run's config.
+        callbacks: ``ray.train.UserCallback`` objects passed to Ray Train.
+
+    Raises:
+        TrainError: Task, features or folds do not fit the store, or the results
+            directory clashes with an existing run.
+    """
+    if cfg.data.store is None:
+        from genen_scale.training.demo import demo_store
+
+        cfg = replace(cfg, data=replace(cfg.data, store=str(demo_store(cfg.data.demo_cache))))
+    # The driver reads the inputs first so that a wrong task, graph or feature name fails
+    # here in one line, before any worker starts; baselines reuse them.
+    inputs = load_inputs(cfg.data.store, cfg.data, cfg.eval, cfg.seed)
+    run_dir = results.prepare_run_dir(cfg)
+    results.write_provenance(run_dir, cfg, GraphStore.open(cfg.data.store))
+    log.info(
+        "run %s: %s on %s, %d fold(s), results in %s",
+        run_dir.name,
+        cfg.model.arch,
+        cfg.data.graph,
+        len(inputs.folds),
+        run_dir,
+    )
+    gnn = fit(cfg, cfg.data.store, run_dir, callbacks)
+    baselines = {
+        name: run_baseline(name, inputs.task, inputs.x.numpy(), inputs.folds, cfg.seed)
+        for name in cfg.eval.baselines
+    }
+    fold_ids = [f.index for f in inputs.folds]
+    table = results.metrics_table(cfg, inputs.task, gnn, baselines, fold_ids)
+    summ = results.write_outputs(run_dir, table, inputs.task.kind, gnn)
+    return run_dir, summ

@@ -1,0 +1,243 @@
+"""In-process training (Ray Train local mode) on the tiny store: outcomes, artefacts, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+from train_helpers import FEATURES, small_config, train_store
+
+from genen_scale.config import ConfigError
+from genen_scale.models import build_model
+from genen_scale.tasks import load_task
+from genen_scale.train import main, parse_args
+from genen_scale.training import TrainError, run
+from genen_scale.training import loop as loop_module
+from genen_scale.training.inputs import load_inputs, mask_genes
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return train_store(tmp_path_factory.mktemp("train") / "store")
+
+
+@pytest.fixture(scope="module")
+def finished(store, tmp_path_factory):
+    """One in-process run shared by the outcome and artefact tests."""
+    cfg = small_config(store, tmp_path_factory.mktemp("out"), "--run_name", "r")
+    run_dir, summary = run(cfg)
+    return cfg, run_dir, summary
+
+
+def test_loss_falls_and_val_beats_chance(finished):
+    _, run_dir, _ = finished
+    history = json.loads((run_dir / "history.json").read_text())
+    assert set(history) == {"0", "1"}
+    for epochs in history.values():
+        assert epochs[-1]["loss"] < epochs[0]["loss"]
+        assert max(e["val_auc"] for e in epochs) > 0.5
+        assert all(0 < e["loading_share"] < 1 and e["seeds_per_s"] > 0 for e in epochs)
+
+
+def test_results_directory_has_every_artefact(finished, store):
+    cfg, run_dir, summary = finished
+    for name in (
+        "config.yaml",
+        "provenance.json",
+        "metrics.parquet",
+        "metrics.json",
+        "history.json",
+        "summary.md",
+        "summary.json",
+        "embeddings.npy",
+    ):
+        assert (run_dir / name).is_file(), name
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["store_manifest"] == store.manifest and prov["git_revision"]
+    table = pq.read_table(run_dir / "metrics.parquet").to_pandas()
+    # GNN and logreg baseline, each on folds 0 and 1.
+    assert sorted(zip(table["model"], table["fold"], strict=True)) == [
+        ("gcn", 0),
+        ("gcn", 1),
+        ("logreg", 0),
+        ("logreg", 1),
+    ]
+    records = json.loads((run_dir / "metrics.json").read_text())
+    assert [(r["model"], r["fold"]) for r in records] == list(
+        zip(table["model"], table["fold"], strict=True)
+    )
+    assert [r["auc"] for r in records] == pytest.approx(list(table["auc"]), rel=1e-12)
+    assert list(summary["model"]) == ["gcn", "logreg"]
+    assert "| toy_binary | gcn | ppi |" in (run_dir / "summary.md").read_text()
+    for k in (0, 1):
+        emb = np.load(run_dir / f"embeddings_fold{k}.npy")
+        assert emb.shape == (store.num_genes, cfg.model.hidden) and np.isfinite(emb).all()
+    best = json.loads((run_dir / "summary.json").read_text())["embeddings_npy_fold"]
+    assert np.array_equal(
+        np.load(run_dir / "embeddings.npy"), np.load(run_dir / f"embeddings_fold{best}.npy")
+    )
+
+
+def test_best_checkpoint_reproduces_the_embeddings(finished, store):
+    """The saved best state, run over the whole graph with fanouts covering every
+    neighbour, matches a full-graph forward pass of the same weights (sampling-free)."""
+    cfg, run_dir, _ = finished
+    x = torch.from_numpy(np.load(store.feature_path(FEATURES)))
+    model = build_model(cfg.model, x.shape[1], 2, store.csr("ppi").nnz)
+    model.load_state_dict(torch.load(run_dir / "checkpoints" / "best_fold0.pt"))
+    model.eval()
+    data = store.to_pyg("ppi")
+    with torch.no_grad():
+        full = model.embed(x, data.edge_index.flip(0), data.edge_weight)[: store.num_genes]
+    emb = torch.from_numpy(np.load(run_dir / "embeddings_fold0.npy"))
+    # Fanout 5 samples some neighbours of high-degree genes only: equal where degree <= 5
+    # within two hops is not cheap to select, so compare the correlation of the two.
+    assert torch.corrcoef(torch.stack([full.flatten(), emb.flatten()]))[0, 1] > 0.9
+
+
+def test_same_seed_gives_identical_metrics(store, tmp_path):
+    once = ("--eval.folds_to_run", "[0]", "--optim.epochs", "3", "--eval.baselines", "[]")
+    a, b = (run(small_config(store, tmp_path, "--run_name", name, *once))[0] for name in "ab")
+    assert (a / "metrics.json").read_text() == (b / "metrics.json").read_text()
+    ha, hb = (json.loads((d / "history.json").read_text())["0"] for d in (a, b))
+    assert [e["loss"] for e in ha] == [e["loss"] for e in hb]
+    assert np.array_equal(np.load(a / "embeddings.npy"), np.load(b / "embeddings.npy"))
+
+
+def test_resume_after_a_crash_replays_the_uninterrupted_run(store, tmp_path, monkeypatch):
+    extra = ("--eval.folds_to_run", "[0, 1]", "--optim.epochs", "4", "--eval.baselines", "[]")
+    ref, _ = run(small_config(store, tmp_path, "--run_name", "ref", *extra))
+
+    real_epoch, calls = loop_module.train_epoch, {"n": 0}
+
+    def crash_in_sixth_epoch(*args, **kwargs):  # fold 1, epoch 1
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt("simulated crash")
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop_module, "train_epoch", crash_in_sixth_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run(small_config(store, tmp_path, "--run_name", "crashed", *extra))
+    monkeypatch.setattr(loop_module, "train_epoch", real_epoch)
+    resumed, _ = run(small_config(store, tmp_path, "--run_name", "crashed", "--resume", *extra))
+    assert (resumed / "metrics.json").read_text() == (ref / "metrics.json").read_text()
+    losses = [
+        [e["loss"] for e in json.loads((d / "history.json").read_text())["1"]]
+        for d in (ref, resumed)
+    ]
+    assert losses[0] == losses[1]
+
+
+def test_unknown_key_is_rejected_with_a_suggestion():
+    with pytest.raises(ConfigError, match="did you mean 'lr'"):
+        parse_args(["--optim.lrr", "0.1"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data.graph", "string"], "not a graph variant"),
+        (["--model.arch", "sage"], "arch"),
+        (["--data.fanouts", "[5]"], "give 4 fanouts"),
+        (["--preset", "mlp"], "unknown preset"),
+    ],
+)
+def test_bad_values_are_config_errors(args, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_args(args)
+
+
+def test_preset_sets_the_model_section():
+    cfg = parse_args(["--preset", "gat", "--model.hidden", "32"])
+    assert (cfg.model.arch, cfg.model.layers, cfg.model.hidden) == ("gat", 2, 32)
+    assert len(cfg.data.fanouts) == cfg.model.num_hops
+
+
+def test_unknown_task_names_the_tasks(store, tmp_path):
+    with pytest.raises(TrainError, match="no task 'toy_binarry'; did you mean 'toy_binary'"):
+        run(small_config(store, tmp_path, "--data.task", "toy_binarry"))
+
+
+def test_missing_features_point_to_genen_encode(store, tmp_path):
+    with pytest.raises(TrainError, match="genen-encode"):
+        run(small_config(store, tmp_path, "--data.features", "minilm"))
+
+
+def test_class_smaller_than_folds(store, tmp_path):
+    n = min(load_task(store, "toy_binary").class_counts().values())
+    with pytest.raises(TrainError, match="fewer than"):
+        run(small_config(store, tmp_path, "--eval.folds", str(n + 1), "--eval.folds_to_run", "[0]"))
+
+
+def test_label_genes_outside_the_graph_are_counted(store, tmp_path, caplog):
+    labels = store.labels.to_pandas()
+    extra = pd.DataFrame(
+        {
+            "task": ["toy_binary"] * 3,
+            "gene": ["NOPE1", "NOPE2", "NOPE3"],
+            "node": [-1] * 3,
+            "label": [0.0, 1.0, 0.0],
+        }
+    )
+    moved = tmp_path / "labels.parquet"
+    (store.path / "labels.parquet").rename(moved)
+    try:
+        pd.concat([labels, extra]).to_parquet(store.path / "labels.parquet", index=False)
+        store.__dict__.pop("labels", None)
+        cfg = small_config(
+            store,
+            tmp_path,
+            "--eval.folds_to_run",
+            "[0]",
+            "--optim.epochs",
+            "1",
+            "--eval.baselines",
+            "[]",
+        )
+        with caplog.at_level("WARNING"):
+            run(cfg)
+    finally:
+        moved.replace(store.path / "labels.parquet")
+        store.__dict__.pop("labels", None)
+    assert "3 of 303 labelled genes are not nodes" in caplog.text
+
+
+def test_main_prints_one_line_errors(store, tmp_path, capsys):
+    code = main(
+        [
+            "--data.store",
+            str(store.path),
+            "--data.features",
+            FEATURES,
+            "--data.task",
+            "nope",
+            "--output_dir",
+            str(tmp_path),
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "no task 'nope'" in err[0]
+
+
+def test_full_batch_training_learns(store, tmp_path):
+    cfg = small_config(
+        store, tmp_path, "--data.full_batch", "--eval.folds_to_run", "[0]", "--eval.baselines", "[]"
+    )
+    run_dir, summary = run(cfg)
+    losses = [e["loss"] for e in json.loads((run_dir / "history.json").read_text())["0"]]
+    assert losses[-1] < losses[0] and summary["mean"].iloc[0] > 0.5
+
+
+def test_masking_zeroes_a_seeded_share_of_genes(store):
+    cfg = small_config(store, store.path, "--data.mask_fraction", "0.25")
+    inputs = load_inputs(str(store.path), cfg.data, cfg.eval, cfg.seed)
+    zero = (inputs.x[: store.num_genes] == 0).all(dim=1).nonzero().flatten().numpy()
+    assert np.array_equal(zero, mask_genes(store.num_genes, 0.25, cfg.seed))
+    assert len(zero) == round(0.25 * store.num_genes)
+    assert not (inputs.x[store.num_genes :] == 0).all(dim=1).any()  # GO terms keep their text
+    assert not np.array_equal(zero, mask_genes(store.num_genes, 0.25, cfg.seed + 1))
