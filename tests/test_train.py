@@ -207,6 +207,28 @@ def test_label_genes_outside_the_graph_are_counted(store, tmp_path, caplog):
     assert "3 of 303 labelled genes are not nodes" in caplog.text
 
 
+def test_user_label_file_is_a_task(store, tmp_path):
+    labels = load_task(store, "toy_binary")
+    genes = [store.nodes.column("key")[int(n)].as_py() for n in labels.nodes]
+    path = tmp_path / "my_labels.csv"
+    pd.DataFrame({"gene": genes, "label": np.where(labels.y == 1, "yes", "no")}).to_csv(
+        path, index=False
+    )
+    cfg = small_config(
+        store,
+        tmp_path,
+        "--data.task",
+        str(path),
+        "--eval.folds_to_run",
+        "[0]",
+        "--eval.baselines",
+        "[]",
+    )
+    run_dir, summary = run(cfg)
+    assert run_dir.name.startswith("my_labels-") and summary["task"].iloc[0] == "my_labels"
+    assert summary["mean"].iloc[0] > 0.5
+
+
 def test_main_prints_one_line_errors(store, tmp_path, capsys):
     code = main(
         [

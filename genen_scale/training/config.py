@@ -30,7 +30,8 @@ class DataConfig:
     graph: str = "go_ppi"
     """Graph variant: ``ppi``, ``go`` or ``go_ppi``."""
     task: str = "solubility"
-    """Task name in the store's manifest."""
+    """Task name in the store's manifest, or the path of your own label file (``.csv`` /
+    ``.tsv`` in the common schema ``gene,label[,task][,kind]``, see ``ingest.labels``)."""
     mask_fraction: float = 0.0
     """Share of gene nodes whose text features are zeroed (the paper's masking
     experiment); which genes is fixed by ``TrainConfig.seed``. Baselines see the same

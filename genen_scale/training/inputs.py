@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from genen_scale.folds import Fold, make_folds
 from genen_scale.store import CSR, GraphStore, StoreError
-from genen_scale.tasks import Task, load_task
+from genen_scale.tasks import Task, load_task, load_user_task
 from genen_scale.training.config import DataConfig, EvalConfig
 
 log = logging.getLogger(__name__)
+
+# ``data.task`` naming a file with one of these endings is the user's own label file.
+USER_LABEL_SUFFIXES = (".csv", ".tsv")
 
 
 class TrainError(ValueError):
@@ -86,7 +90,10 @@ def open_task(store: GraphStore, data: DataConfig, ev: EvalConfig) -> tuple[Task
             the number of folds.
     """
     try:
-        task = load_task(store, data.task)
+        if Path(data.task).suffix in USER_LABEL_SUFFIXES:
+            task = load_user_task(data.task, store)
+        else:
+            task = load_task(store, data.task)
     except ValueError as e:
         raise TrainError(str(e)) from None
     if task.missing_genes:

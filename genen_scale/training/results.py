@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 
 def run_prefix(cfg: TrainConfig) -> str:
-    return f"{cfg.data.task}-{cfg.model.arch}-{cfg.data.graph}"
+    # ``data.task`` may be a label file's path: its stem names the run.
+    return f"{Path(cfg.data.task).stem}-{cfg.model.arch}-{cfg.data.graph}"
 
 
 def prepare_run_dir(cfg: TrainConfig) -> Path:
