@@ -36,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from genen_scale.folds import Fold
-from genen_scale.metrics import evaluate, primary_metric
+from genen_scale.metrics import evaluate, evaluate_with_groups, primary_metric
 from genen_scale.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def run_baseline(
     folds: list[Fold],
     seed: int = 0,
     config: BaselineConfig | None = None,
+    groups: np.ndarray | None = None,
 ) -> list[dict]:
     """Per-fold test metrics of a text-only baseline.
 
@@ -94,6 +95,8 @@ def run_baseline(
         folds: Splits from :func:`genen_scale.folds.make_folds`; each needs a validation split.
         seed: Seed of the models' initialisation and batch order.
         config: Hyperparameter grids and MLP limits; defaults to :class:`BaselineConfig`.
+        groups: Optional group of each of ``task``'s genes (e.g. study groups); adds the
+            primary metric per group (:func:`genen_scale.metrics.evaluate_with_groups`).
 
     Returns:
         One dict per fold: the :func:`genen_scale.metrics.evaluate` metrics on the test
@@ -118,8 +121,11 @@ def run_baseline(
         scaler = StandardScaler().fit(x[fold.train])
         train, val = ((scaler.transform(x[idx]), task.y[idx]) for idx in (fold.train, fold.val))
         model, val_score, params = select(task, train, val, seed, config)
-        metrics = evaluate(
-            task.kind, task.y[fold.test], _scores(task, model, scaler.transform(x[fold.test]))
+        metrics = evaluate_with_groups(
+            task.kind,
+            task.y[fold.test],
+            _scores(task, model, scaler.transform(x[fold.test])),
+            None if groups is None else groups[fold.test],
         )
         metrics[f"val_{primary}"] = val_score
         log.info(

@@ -183,3 +183,17 @@ def evaluate_by_group(kind: str, y_true, scores, groups: np.ndarray) -> dict[str
     if len(g) != len(y):
         raise ValueError(f"{len(g)} group labels but {len(y)} targets")
     return {str(name): evaluate(kind, y[g == name], s[g == name]) for name in np.unique(g)}
+
+
+def evaluate_with_groups(kind: str, y_true, scores, groups: np.ndarray | None = None) -> dict:
+    """:func:`evaluate`, plus the primary metric within each group as ``<metric>_<group>``.
+
+    This is how the knowledge-bias comparison (less- vs well-studied genes, see
+    :func:`study_groups`) travels in the same per-fold metric rows as everything else.
+    """
+    out = evaluate(kind, y_true, scores)
+    if groups is not None:
+        primary = primary_metric(kind)
+        for name, m in evaluate_by_group(kind, y_true, scores, groups).items():
+            out[f"{primary}_{name}"] = m[primary]
+    return out

@@ -52,9 +52,10 @@ def build_tiny_store(
     symbols = [f"G{i:05d}" for i in range(num_genes)]
     go_ids = [f"GO:{i:07d}" for i in range(num_go)]
     words = np.array(["membrane", "nucleus"])
+    # Some genes are better described than others (varied word counts: study groups).
     texts = [
-        f"Gene {s} is found in the {words[c]} and binds things."
-        for s, c in zip(symbols, cls, strict=True)
+        f"Gene {s} is found in the {words[c]} and binds things." + f" {s}" * (i % 4)
+        for i, (s, c) in enumerate(zip(symbols, cls, strict=True))
     ]
     texts += [f"GO term {g}: a process." for g in go_ids]
     nodes = pa.table(

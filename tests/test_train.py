@@ -43,6 +43,14 @@ def test_loss_falls_and_val_beats_chance(finished):
         assert all(0 < e["loading_share"] < 1 and e["seeds_per_s"] > 0 for e in epochs)
 
 
+def test_metrics_split_by_study_group(finished, store):
+    _, run_dir, summary = finished
+    table = pd.read_parquet(run_dir / "metrics.parquet")
+    # Every model row (GNN and baselines) carries the knowledge-bias comparison.
+    assert table[["auc_less_studied", "auc_well_studied"]].notna().all().all()
+    assert summary[["less_studied", "well_studied"]].notna().all().all()
+
+
 def test_results_directory_has_every_artefact(finished, store):
     cfg, run_dir, summary = finished
     for name in (

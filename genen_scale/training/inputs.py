@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from genen_scale.folds import Fold, make_folds
+from genen_scale.metrics import study_groups
 from genen_scale.store import CSR, GraphStore, StoreError
 from genen_scale.tasks import Task, load_task, load_user_task
 from genen_scale.training.config import DataConfig, EvalConfig
@@ -42,9 +43,12 @@ class RunInputs:
         task: Labelled genes present in the graph.
         folds: The folds to run, in order.
         node_row: Row of ``task.y`` of each node, -1 for unlabelled nodes.
+        study_group: ``less_studied`` / ``well_studied`` of each task gene, split at the
+            median word count of the task's gene texts (the paper's knowledge-bias proxy).
 
     Shapes:
-        x: ``[num_nodes, dim]`` float32; node_row: ``[num_nodes]`` int64.
+        x: ``[num_nodes, dim]`` float32; node_row: ``[num_nodes]`` int64;
+        study_group: ``[len(task)]`` str.
     """
 
     store: GraphStore
@@ -53,6 +57,7 @@ class RunInputs:
     task: Task
     folds: list[Fold]
     node_row: torch.Tensor
+    study_group: np.ndarray
 
 
 def mask_genes(num_genes: int, fraction: float, seed: int) -> np.ndarray:
@@ -143,4 +148,5 @@ def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) ->
         len(task),
         len(folds),
     )
-    return RunInputs(store, store.csr(data.graph), x, task, folds, node_row)
+    words = store.nodes.column("word_count").to_numpy()[task.nodes]
+    return RunInputs(store, store.csr(data.graph), x, task, folds, node_row, study_groups(words))

@@ -36,7 +36,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from genen_scale.folds import Fold
-from genen_scale.metrics import evaluate, primary_metric
+from genen_scale.metrics import evaluate_with_groups, primary_metric
 from genen_scale.training.batches import GraphBatches
 from genen_scale.training.config import OptimConfig
 from genen_scale.training.inputs import RunInputs
@@ -142,10 +142,12 @@ def infer(
 def evaluate_split(
     model, batches: GraphBatches, inputs: RunInputs, positions: np.ndarray, env: WorkerEnv
 ) -> dict[str, float]:
-    """Metrics of the task on ``positions`` (rows of ``task.y``)."""
+    """Metrics of the task on ``positions`` (rows of ``task.y``), also per study group."""
     task = inputs.task
     logits = infer(model, batches, task.nodes[positions], env)
-    return evaluate(task.kind, task.y[positions], task.scores(logits))
+    return evaluate_with_groups(
+        task.kind, task.y[positions], task.scores(logits), inputs.study_group[positions]
+    )
 
 
 def train_epoch(

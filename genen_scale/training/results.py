@@ -32,13 +32,15 @@ import torch
 import yaml
 
 from genen_scale.config import to_dict
-from genen_scale.metrics import primary_metric, summarize
+from genen_scale.metrics import LESS_STUDIED, WELL_STUDIED, primary_metric, summarize
 from genen_scale.store import GraphStore
 from genen_scale.tasks import Task
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.inputs import TrainError
 
 log = logging.getLogger(__name__)
+
+STUDY_GROUPS = (LESS_STUDIED, WELL_STUDIED)
 
 
 def run_prefix(cfg: TrainConfig) -> str:
@@ -162,6 +164,11 @@ def summary(table: pd.DataFrame, kind: str) -> pd.DataFrame:
     rows = []
     for model, group in table.groupby("model", sort=False):
         s = summarize(group[[primary]].to_dict("records"))[primary]
+        by_study = {
+            g: summarize(group[[f"{primary}_{g}"]].to_dict("records"))[f"{primary}_{g}"]["mean"]
+            for g in STUDY_GROUPS
+            if f"{primary}_{g}" in group
+        }
         rows.append(
             {
                 "task": group["task"].iloc[0],
@@ -172,6 +179,7 @@ def summary(table: pd.DataFrame, kind: str) -> pd.DataFrame:
                 "mean": s["mean"],
                 "std": s["std"],
                 "folds": s["folds"],
+                **by_study,
             }
         )
     return pd.DataFrame(rows)
@@ -180,12 +188,14 @@ def summary(table: pd.DataFrame, kind: str) -> pd.DataFrame:
 def format_summary(summ: pd.DataFrame) -> str:
     """The summary as a markdown table: task, model, graph, metric mean ± std."""
     lines = [
-        "| task | model | graph | features | metric | mean ± std | folds |",
-        "|---|---|---|---|---|---|---|",
+        "| task | model | graph | features | metric | mean ± std | folds "
+        "| less-studied | well-studied |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r.task} | {r.model} | {r.graph} | {r.features} | {r.metric} | "
-        f"{r.mean:.3f} ± {r.std:.3f} | {r.folds} |"
+        f"{r.mean:.3f} ± {r.std:.3f} | {r.folds} | "
+        f"{getattr(r, LESS_STUDIED, float('nan')):.3f} | {getattr(r, WELL_STUDIED, float('nan')):.3f} |"
         for r in summ.itertuples()
     ]
     return "\n".join(lines)

@@ -53,7 +53,9 @@ def run(cfg: TrainConfig, callbacks: Sequence = ()) -> tuple[Path, pd.DataFrame]
     )
     gnn = fit(cfg, cfg.data.store, run_dir, callbacks)
     baselines = {
-        name: run_baseline(name, inputs.task, inputs.x.numpy(), inputs.folds, cfg.seed)
+        name: run_baseline(
+            name, inputs.task, inputs.x.numpy(), inputs.folds, cfg.seed, groups=inputs.study_group
+        )
         for name in cfg.eval.baselines
     }
     fold_ids = [f.index for f in inputs.folds]
