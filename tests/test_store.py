@@ -57,3 +57,25 @@ def test_failed_build_leaves_previous_store(tiny_store):
 def test_existing_store_needs_force(tiny_store):
     with pytest.raises(FileExistsError, match="--force"):
         StoreBuilder(tiny_store.path)
+
+
+def test_merge_and_check_work_in_row_blocks(monkeypatch):
+    """Block boundaries must not change results: tiny blocks against one big block."""
+    from genen_scale import store as store_module
+
+    rng = np.random.default_rng(1)
+    n = 60
+    a = csr_from_edges(rng.integers(0, 30, 200), rng.integers(0, 30, 200), n, rng.random(200), 0)
+    b = csr_from_edges(rng.integers(0, 60, 80), rng.integers(30, 60, 80), n, None, 1)
+    whole = store_module.merge_csr([b, a])  # b first: rows need sorting
+    monkeypatch.setattr(store_module, "BLOCK_ENTRIES", 7)
+    blocks = list(store_module.row_blocks(whole.indptr))
+    assert len(blocks) > 5 and blocks[0][0] == 0 and blocks[-1][1] == n
+    assert all(r1 == s0 for (_, r1), (s0, _) in zip(blocks, blocks[1:], strict=False))
+    blocked = store_module.merge_csr([b, a])
+    for field in ("indptr", "indices", "weight", "etype"):
+        assert np.array_equal(getattr(whole, field), getattr(blocked, field)), field
+    check_csr(blocked)
+    unsorted = CSR(blocked.indptr, blocked.indices[::-1].copy(), blocked.weight, blocked.etype)
+    with pytest.raises(StoreError, match="unsorted"):
+        check_csr(unsorted, symmetric=False)
