@@ -140,14 +140,19 @@ def infer(
 
 
 def evaluate_split(
-    model, batches: GraphBatches, inputs: RunInputs, positions: np.ndarray, env: WorkerEnv
+    model,
+    batches: GraphBatches,
+    inputs: RunInputs,
+    positions: np.ndarray,
+    env: WorkerEnv,
+    by_group: bool = False,
 ) -> dict[str, float]:
-    """Metrics of the task on ``positions`` (rows of ``task.y``), also per study group."""
+    """Metrics of the task on ``positions`` (rows of ``task.y``); with ``by_group`` also
+    per study group (only for the test fold: validation splits are too small for it)."""
     task = inputs.task
     logits = infer(model, batches, task.nodes[positions], env)
-    return evaluate_with_groups(
-        task.kind, task.y[positions], task.scores(logits), inputs.study_group[positions]
-    )
+    groups = inputs.study_group[positions] if by_group else None
+    return evaluate_with_groups(task.kind, task.y[positions], task.scores(logits), groups)
 
 
 def train_epoch(
@@ -291,7 +296,7 @@ def finish_fold(
         "best_epoch": state.best_epoch,
         "epochs": state.epoch,
         "val": evaluate_split(model, batches, inputs, fold.val, env),
-        "test": evaluate_split(model, batches, inputs, fold.test, env),
+        "test": evaluate_split(model, batches, inputs, fold.test, env, by_group=True),
         "history": copy.deepcopy(state.history),
         "best_state": state.best_state,
         "embeddings": infer(model, batches, genes, env, embed=True).numpy(),
