@@ -32,9 +32,9 @@ import ray
 import torch
 
 from genen_scale.config import load_config
+from genen_scale.provenance import git_revision
 from genen_scale.store import GraphStore
 from genen_scale.training import TrainConfig, run
-from genen_scale.training.results import git_revision
 
 HERE = Path(__file__).resolve().parent
 FULL_SOURCES = HERE / "out" / "full"

@@ -79,7 +79,7 @@ def render_train(r: dict) -> str:
         "| layout | seed nodes/s | data-loading share | peak RSS per worker (MB) |",
         "|---|---:|---:|---:|",
     ]
-    for name, m in r["layouts"].items():
+    for m in r["layouts"].values():
         lines.append(
             f"| {m['workers']} worker(s) x {m['threads_per_worker']} thread(s) "
             f"| {m['seeds_per_s']:.0f} | {m['loading_share']:.0%} "

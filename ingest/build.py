@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ import pyarrow.compute as pc
 
 import genen_scale
 from genen_scale.config import to_dict
+from genen_scale.provenance import git_revision
 from genen_scale.store import (
     CSR,
     LABEL_SCHEMA,
@@ -176,7 +176,7 @@ def _manifest(
         "relations": list(RELATIONS),
         "variants": {name: list(parts) for name, parts in VARIANTS.items()},
         "tasks": tasks,
-        "git_revision": _git_revision(),
+        "git_revision": git_revision(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tool": f"genen_scale {genen_scale.__version__}",
         "timings_s": timings,
@@ -350,26 +350,3 @@ def _labels(cfg: IngestConfig, genes: list[str]) -> tuple[pa.Table, dict]:
 
 def _source_entry(f: SourceFile) -> dict:
     return {"url": f.url, "release": f.release, "sha256": f.sha256, "path": str(f.path)}
-
-
-def _git_revision() -> str | None:
-    """The checkout's commit (``+dirty`` with local changes), or None outside git."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return rev + ("+dirty" if dirty else "")

@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import logging
 import platform
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ import yaml
 
 from genen_scale.config import to_dict
 from genen_scale.metrics import LESS_STUDIED, WELL_STUDIED, primary_metric, summarize
+from genen_scale.provenance import git_revision
 from genen_scale.store import GraphStore
 from genen_scale.tasks import Task
 from genen_scale.training.config import TrainConfig
@@ -79,25 +79,6 @@ def prepare_run_dir(cfg: TrainConfig) -> Path:
         )
     run_dir.mkdir(parents=True)
     return run_dir
-
-
-def git_revision() -> str:
-    """``git describe``-style revision of the code (``+dirty`` if modified), or ``unknown``."""
-    here = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"  # e.g. a `ray job submit` working directory has no .git
-    return rev + ("+dirty" if dirty else "")
 
 
 def write_provenance(run_dir: Path, cfg: TrainConfig, store: GraphStore) -> None:
