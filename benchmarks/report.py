@@ -63,7 +63,9 @@ def render_encode(r: dict) -> str:
     ratios = r["ratios"]
     lines.append(f"| Ray pool / direct | {ratios['ray_vs_direct']:.2f} | >= 0.9 |")
     if "direct" in r["results"] and "unsorted" in r["results"]:
-        sorted_gain = r["results"]["direct"]["texts_per_s"] / r["results"]["unsorted"]["texts_per_s"]
+        sorted_gain = (
+            r["results"]["direct"]["texts_per_s"] / r["results"]["unsorted"]["texts_per_s"]
+        )
         lines.append(f"| length-sorted / unsorted | {sorted_gain:.2f} | |")
     return "\n".join(lines)
 
