@@ -240,6 +240,8 @@ def test_user_label_file_is_a_task(store, tmp_path):
 def test_main_prints_one_line_errors(store, tmp_path, capsys):
     code = main(
         [
+            "--scaling.num_workers",
+            "0",
             "--data.store",
             str(store.path),
             "--data.features",

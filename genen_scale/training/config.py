@@ -120,9 +120,10 @@ class EvalConfig:
 class ScaleConfig:
     """Where and how wide the run goes (Ray Train)."""
 
-    num_workers: int = 0
-    """Ray Train workers (DDP ranks). 0 runs the same loop in this process, without Ray
-    actors (Ray Train's local mode)."""
+    num_workers: int = 1
+    """Ray Train workers (DDP ranks), on the job's cluster or a local Ray started in
+    process. 0 runs the same loop in this process without Ray actors (Ray Train's local
+    mode: quickest for small runs and tests)."""
     threads_per_worker: int = 2
     """Torch intra-op threads and CPUs reserved per worker."""
     use_gpu: bool = False
