@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
-from train_helpers import FEATURES, small_config, train_store
+from train_helpers import FEATURES, small_args, small_config, train_store
 
 from genen_scale.config import ConfigError
 from genen_scale.models import build_model
@@ -238,20 +238,7 @@ def test_user_label_file_is_a_task(store, tmp_path):
 
 
 def test_main_prints_one_line_errors(store, tmp_path, capsys):
-    code = main(
-        [
-            "--scaling.num_workers",
-            "0",
-            "--data.store",
-            str(store.path),
-            "--data.features",
-            FEATURES,
-            "--data.task",
-            "nope",
-            "--output_dir",
-            str(tmp_path),
-        ]
-    )
+    code = main(small_args(store, tmp_path, "--data.task", "nope"))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "no task 'nope'" in err[0]
 
