@@ -8,16 +8,24 @@ never be silently ignored.
 
 Overrides use dotted paths: ``--model.hidden 256 --train.epochs=5 --task solubility``;
 dashes in keys read as underscores (``--min-score 400``) and a bare ``--flag`` means true.
-Values are parsed as YAML scalars/lists (``[15, 10]``, ``true``, ``1e-3``) and then
-checked against the field's type.
+A value is read as the field's annotation asks: for a ``str`` field the text is taken as
+given (``--out 0123`` is the path ``"0123"``, never the number 83), for other types it
+is parsed as YAML (``[15, 10]``, ``true``, ``1e-3``, ``null``) and then checked.
+
+:func:`help_text` turns the same dataclasses, their defaults and field docstrings into
+every entry point's ``--help``.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import inspect
+import textwrap
 import types
 import typing
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +51,8 @@ def _is_dataclass_type(tp: Any) -> bool:
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Check/convert ``value`` to annotation ``tp`` (basic types, Optional, list, tuple, Literal)."""
+    if isinstance(value, CliText):
+        value = value.typed(tp)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
@@ -74,7 +84,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
+        item = args[1] if len(args) == 2 else Any
+        return {k: _coerce(v, item, f"{where}.{k}") for k, v in value.items()}
     if _is_dataclass_type(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a section (mapping), got {value!r}")
@@ -96,6 +107,51 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return str(value)
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class CliText:
+    """A command-line value, kept as text until the field it sets says how to read it."""
+
+    text: str
+
+    def typed(self, tp: Any) -> Any:
+        """The value for annotation ``tp``: the text itself where ``tp`` takes a string."""
+        try:
+            node = yaml.compose(self.text)
+        except yaml.YAMLError:
+            return self.text
+        return _node_value(node, tp) if node is not None else None
+
+
+def _node_value(node: yaml.Node, tp: Any) -> Any:
+    """A YAML node read as ``tp``: strings from the node's text, the rest as YAML."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and _construct(node) is None:
+            return None
+        shaped = [a for a in args if a is not type(None) and _takes(a, node)]
+        return _node_value(node, shaped[0]) if shaped else _construct(node)
+    if isinstance(node, yaml.ScalarNode) and (tp is str or origin is typing.Literal):
+        if tp is str or node.value in args:
+            return node.value
+    if isinstance(node, yaml.SequenceNode) and origin in (list, tuple):
+        item = args[0] if args else Any
+        return [_node_value(child, item) for child in node.value]
+    return _construct(node)
+
+
+def _takes(tp: Any, node: yaml.Node) -> bool:
+    """Whether a union member ``tp`` is the one meant for this node's shape."""
+    if isinstance(node, yaml.SequenceNode):
+        return typing.get_origin(tp) in (list, tuple)
+    if isinstance(node, yaml.MappingNode):
+        return typing.get_origin(tp) is dict or _is_dataclass_type(tp)
+    return tp is str
+
+
+def _construct(node: yaml.Node) -> Any:
+    return yaml.safe_load(yaml.serialize(node))
 
 
 def to_dict(cfg: Any) -> dict:
@@ -123,7 +179,7 @@ def read_file(path: str | Path) -> dict:
 
 
 def parse_overrides(args: list[str]) -> dict:
-    """``['--a.b', '3', '--c=x']`` -> ``{'a': {'b': 3}, 'c': 'x'}``."""
+    """``['--a.b', '3', '--c=x']`` -> ``{'a': {'b': CliText('3')}, 'c': CliText('x')}``."""
     out: dict = {}
     i = 0
     while i < len(args):
@@ -142,10 +198,7 @@ def parse_overrides(args: list[str]) -> dict:
             raw = args[i + 1]
             i += 2
         key = key.replace("-", "_")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
+        value = CliText(raw)  # typed by the field it sets (see _coerce)
         node = out
         parts = key.split(".")
         for part in parts[:-1]:
@@ -189,6 +242,8 @@ def _from_defaults(cls: type[T], data: dict, where: str) -> T:
         if key not in fields:
             raise ConfigError(f"unknown config key {path!r}{_suggest(key, list(fields))}")
         tp = hints[key]
+        if _is_dataclass_type(tp) and isinstance(value, CliText):
+            value = value.typed(tp)  # a whole section given as YAML on the command line
         if _is_dataclass_type(tp) and isinstance(value, dict):
             merged[key] = _from_defaults(tp, value, path)
         else:
@@ -197,3 +252,84 @@ def _from_defaults(cls: type[T], data: dict, where: str) -> T:
         return cls(**merged)
     except TypeError as e:
         raise ConfigError(f"{where or cls.__name__}: {e}") from None
+
+
+# --- --help from the config dataclasses -------------------------------------------------
+
+
+def help_text(cls: type, usage: str, flat: tuple[str, ...] = ()) -> str:
+    """``--help`` for an entry point configured by dataclass ``cls``.
+
+    Args:
+        cls: The top-level config dataclass; nested sections are listed with dotted keys.
+        usage: The entry point's own usage text (its module docstring), printed first.
+        flat: Sections whose keys the entry point also accepts without the section
+            prefix (``genen-ingest --source-dir`` for ``--sources.source_dir``).
+
+    Returns:
+        The usage, then every option as ``--key TYPE (default: VALUE)`` with the field
+        docstring below it.
+    """
+    lines = [
+        textwrap.dedent(usage).strip(),
+        "",
+        "Options (--key value, --key=value; a bare --flag is true):",
+    ]
+    lines += _option_lines(cls, "", flat)
+    return "\n".join(lines) + "\n"
+
+
+def _option_lines(cls: type, prefix: str, flat: tuple[str, ...]) -> list[str]:
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    lines = []
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        tp = hints[f.name]
+        if _is_dataclass_type(tp):
+            note = " (also without the prefix)" if f.name in flat else ""
+            lines += ["", f"[{prefix}{f.name}] {docs.get(f.name, '')}{note}".rstrip()]
+            lines += _option_lines(tp, f"{prefix}{f.name}.", ())
+            continue
+        lines.append(f"  --{prefix}{f.name} {_type_name(tp)}  (default: {_default(f)})")
+        doc = " ".join(docs.get(f.name, "").split())
+        lines += textwrap.wrap(doc, 88, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return lines
+
+
+@cache
+def field_docs(cls: type) -> dict[str, str]:
+    """Field name -> the docstring written under it (``x: int = 1`` then ``\"\"\"...\"\"\"``)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):  # no source (e.g. defined in a REPL)
+        return {}
+    body = tree.body[0].body
+    docs = {}
+    for stmt, after in zip(body, body[1:], strict=False):
+        if (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[stmt.target.id] = inspect.cleandoc(after.value.value)
+    for base in cls.__mro__[1:]:  # inherited fields keep their own docs
+        if dataclasses.is_dataclass(base):
+            docs = {**field_docs(base), **docs}
+    return docs
+
+
+def _type_name(tp: Any) -> str:
+    name = getattr(tp, "__name__", None) if typing.get_origin(tp) is None else None
+    return name or str(tp).replace("typing.", "")
+
+
+def _default(f: dataclasses.Field) -> str:
+    if f.default is not dataclasses.MISSING:
+        return repr(f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return repr(f.default_factory())
+    return "required"

@@ -26,7 +26,8 @@ Invariants (checked by :func:`check_csr` and relied upon by the samplers):
   graph variants are stored merged so that workers memory-map them without building a
   copy: ``ppi`` (the relation itself), ``go`` (gene_go + go_go) and ``go_ppi`` (all three).
 * The store is static: it is built in a temporary directory and renamed into place only
-  when complete (:class:`StoreBuilder`); readers never see a partial store.
+  when complete (:class:`StoreBuilder`, crash-safe by :mod:`genen_scale.store_swap`);
+  readers never see a partial store.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from genen_scale import store_swap
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -51,6 +54,8 @@ NODES = "nodes.parquet"
 LABELS = "labels.parquet"
 GRAPH_DIR = "graph"
 FEATURES_DIR = "features"
+# Everything a store directory may hold at its top level.
+STORE_ENTRIES = frozenset({MANIFEST, NODES, LABELS, GRAPH_DIR, FEATURES_DIR})
 
 RELATIONS = ("ppi", "gene_go", "go_go")
 VARIANTS = {"ppi": ("ppi",), "go": ("gene_go", "go_go"), "go_ppi": ("ppi", "gene_go", "go_go")}
@@ -160,23 +165,46 @@ def check_csr(csr: CSR, name: str = "csr", symmetric: bool = True) -> None:
 
 
 class StoreBuilder:
-    """Builds a store in a temporary sibling directory; :meth:`commit` renames it into place.
+    """Builds a store in a temporary sibling directory; :meth:`commit` moves it into place.
 
     Use as a context manager: on any exception the temporary directory is removed and an
-    existing store at ``dest`` is left untouched. With ``force`` an existing store is
-    replaced only at commit time; its ``features/`` directory is carried over so that the
+    existing store at ``dest`` is left untouched. Construction comes first, before any
+    long parse: it resolves what killed builds left (:func:`genen_scale.store_swap.recover`),
+    refuses to replace anything but a graph store (:func:`is_graph_store`), and creates the
+    temporary directory, so an unwritable parent fails at once. With ``force`` an existing
+    store is replaced at commit time by the crash-safe protocol of
+    :mod:`genen_scale.store_swap`; its ``features/`` directory is carried over so that the
     encoder can reuse rows whose text did not change.
     """
 
     def __init__(self, dest: str | os.PathLike, force: bool = False):
         self.dest = Path(dest).resolve()
-        if self.dest.exists() and not force:
-            raise FileExistsError(f"store {self.dest} already exists; pass --force to rebuild it")
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.dest.parent / f".{self.dest.name}.building-{os.getpid()}"
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.tmp.mkdir()
+        try:
+            store_swap.recover(self.dest)
+        except store_swap.LeftoverError as e:
+            raise StoreError(str(e)) from None
+        if os.path.lexists(self.dest):
+            if not force:
+                raise FileExistsError(
+                    f"store {self.dest} already exists; pass --force to rebuild it"
+                )
+            why = not_a_store_reason(self.dest)
+            if why:
+                raise StoreError(
+                    f"refusing to replace {self.dest}: {why}; --force only replaces a graph "
+                    "store built by genen-ingest. Choose another --out, or move it away yourself"
+                )
+        self.tmp = store_swap.leftover_path(self.dest, store_swap.BUILDING)
+        try:
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+            if self.tmp.exists():  # left by an earlier process that had our PID
+                shutil.rmtree(self.tmp)
+            self.tmp.mkdir()
+        except OSError as e:
+            raise StoreError(
+                f"cannot create the store under {self.dest.parent}: {e.strerror or e}; "
+                "choose an --out in a writable directory"
+            ) from None
         self._committed = False
 
     def __enter__(self) -> StoreBuilder:
@@ -199,7 +227,7 @@ class StoreBuilder:
         pq.write_table(table.select(LABEL_SCHEMA.names).cast(LABEL_SCHEMA), self.tmp / LABELS)
 
     def commit(self, manifest: dict) -> Path:
-        """Validate, write the manifest and atomically move the store to ``dest``."""
+        """Validate, write the manifest and move the store to ``dest`` (crash-safe)."""
         manifest = {"schema_version": SCHEMA_VERSION, **manifest}
         (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         store = GraphStore(self.tmp)  # validates presence and shapes
@@ -207,18 +235,36 @@ class StoreBuilder:
         # and the tests check it, so commit runs only the linear-time checks.
         for name in STORED_GRAPHS:
             check_csr(store.csr(name), name, symmetric=False)
-        old = None
-        if self.dest.exists():
-            if (self.dest / FEATURES_DIR).is_dir():
-                shutil.copytree(self.dest / FEATURES_DIR, self.tmp / FEATURES_DIR)
-            old = self.dest.parent / f".{self.dest.name}.old-{os.getpid()}"
-            os.replace(self.dest, old)
-        os.replace(self.tmp, self.dest)
+        if (self.dest / FEATURES_DIR).is_dir():
+            shutil.copytree(self.dest / FEATURES_DIR, self.tmp / FEATURES_DIR)
+        store_swap.swap_in(self.tmp, self.dest)
         self._committed = True
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
         log.info("store committed at %s", self.dest)
         return self.dest
+
+
+def not_a_store_reason(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not a graph store this code wrote, or None when it is one.
+
+    A store is recognised by its manifest (JSON with a ``schema_version``) and layout
+    (``nodes.parquet``, ``graph/``, and no top-level entries but :data:`STORE_ENTRIES`),
+    so that replacing it can never delete a user's own files.
+    """
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return "it is not a directory"
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return f"it has no readable {MANIFEST}"
+    if not isinstance(manifest, dict) or "schema_version" not in manifest:
+        return f"its {MANIFEST} is not a store manifest (no schema_version)"
+    if not (path / NODES).is_file() or not (path / GRAPH_DIR).is_dir():
+        return f"it lacks {NODES} or {GRAPH_DIR}/"
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in STORE_ENTRIES)
+    if foreign:
+        return f"it holds files a store does not ({', '.join(foreign[:5])})"
+    return None
 
 
 class GraphStore:
@@ -272,7 +318,7 @@ class GraphStore:
             f = d / f"{field}.npy"
             if not f.is_file():
                 raise StoreError(f"store {self.path} is incomplete: {f} is missing")
-            arrays[field] = np.load(f, mmap_mode="r")
+            arrays[field] = _open_npy(f)
         csr = CSR(**arrays)
         if csr.num_nodes != self.num_nodes:
             raise StoreError(f"{d}: indptr has {csr.num_nodes} rows, store has {self.num_nodes}")
@@ -336,13 +382,25 @@ class GraphStore:
                 f"store {self.path} has no features {name!r} (have: {have or 'none'}); "
                 f"run `genen-encode {self.path}` first"
             )
-        arr = np.load(f, mmap_mode="r")
+        arr = _open_npy(f)
         if arr.shape[0] != self.num_nodes:
             raise StoreError(f"{f}: {arr.shape[0]} rows, store has {self.num_nodes} nodes")
         return arr
 
     def feature_meta(self, name: str) -> dict:
         return json.loads((self.path / FEATURES_DIR / f"{name}.json").read_text())
+
+
+def _open_npy(f: Path) -> np.ndarray:
+    """Memory-map an ``.npy`` file; a truncated or corrupt one is a :class:`StoreError`."""
+    try:
+        return np.load(f, mmap_mode="r")
+    except (ValueError, OSError, EOFError) as e:
+        # mmap reports a short file as "mmap length is greater than file size".
+        raise StoreError(
+            f"{f} is truncated or not a NumPy array file ({e}); rebuild it "
+            "(genen-encode --force for features, genen-ingest --force for graphs)"
+        ) from None
 
 
 def csr_from_edges(

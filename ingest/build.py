@@ -11,7 +11,10 @@ Stages, each logged with its wall time::
                 (sorted by id) minus exclusions; node texts (MyGene summaries here)
     graphs      ppi, gene_go, go_go and the merged variants go, go_ppi
     labels      label files -> node ids (unknown genes -> -1, counted)
-    commit      StoreBuilder writes to a temporary directory and renames it into place
+    commit      StoreBuilder writes to a temporary directory and moves it into place
+                (genen_scale.store_swap: crash-safe, recovers what a killed run left);
+                the builder is created before ``sources`` so that --force on anything
+                but a store, or an unwritable parent, fails before any parse
 
 The gene set does not depend on the GO exclusions, so stores built with and without
 label-bearing GO terms share their gene node ids.
@@ -48,6 +51,7 @@ from genen_scale.store import (
 from ingest import texts
 from ingest.config import EDGE_TYPES, IngestConfig
 from ingest.download import default_cache_dir
+from ingest.errors import IngestError
 from ingest.gaf import read_gaf
 from ingest.go import GoOntology, parse_obo
 from ingest.labels import load_label_dir
@@ -79,12 +83,21 @@ def build_store(cfg: IngestConfig) -> Path:
 
     Raises:
         FileExistsError: ``cfg.out`` exists and ``cfg.force`` is false.
-        IngestError: Any bad input file (the message names the file and line or id).
+        StoreError: ``cfg.out`` exists but is not a graph store (``--force`` never
+            replaces anything else), or its parent is not writable; raised before any
+            input is read.
+        IngestError: Any bad input file (the message names the file and line or id), a
+            label directory or summary file that does not exist (checked first).
             Nothing is written at ``cfg.out`` unless the whole build succeeds.
     """
-    out = Path(cfg.out)
-    if out.exists() and not cfg.force:
-        raise FileExistsError(f"store {out} already exists; pass --force to rebuild it")
+    _check_local_inputs(cfg)
+    # The builder comes first: it restores or clears what a killed run left, refuses to
+    # replace anything but a store, and fails on an unwritable parent before the parse.
+    with StoreBuilder(Path(cfg.out), force=cfg.force) as builder:
+        return _build(cfg, builder)
+
+
+def _build(cfg: IngestConfig, builder: StoreBuilder) -> Path:
     timer = _Timer()
     with timer.stage("sources"):
         sources = resolve_sources(cfg.sources)
@@ -104,6 +117,11 @@ def build_store(cfg: IngestConfig) -> Path:
             tsv = cfg.summaries not in (None, "mygene")
             summaries = texts.read_summaries(Path(cfg.summaries), con) if tsv else None
             go = go_future.result()
+            if go.terms.num_rows == 0:
+                raise IngestError(
+                    f"{sources['obo'].path}: the ontology has no live GO terms; pass the "
+                    "complete go-basic.obo (download it again if it was cut short)"
+                )
         with timer.stage("gaf"):
             annotations, gaf_stats = read_gaf(
                 sources["gaf"].path,
@@ -145,7 +163,7 @@ def build_store(cfg: IngestConfig) -> Path:
         "texts": text_stats,
     }
     manifest = _manifest(cfg, sources, counts, tasks, timer.seconds)
-    with timer.stage("commit"), StoreBuilder(out, force=cfg.force) as builder:
+    with timer.stage("commit"):
         for name, csr in graphs.items():
             builder.write_csr(name, csr)
         builder.write_nodes(nodes)
@@ -160,6 +178,16 @@ def build_store(cfg: IngestConfig) -> Path:
         sum(timer.seconds.values()),
     )
     return path
+
+
+def _check_local_inputs(cfg: IngestConfig) -> None:
+    """Fail before the long parse on local inputs that do not exist."""
+    if cfg.labels is not None and not Path(cfg.labels).is_dir():
+        raise IngestError(f"labels={cfg.labels!r} is not a directory; pass a folder of label files")
+    if cfg.summaries not in (None, "mygene") and not Path(cfg.summaries).is_file():
+        raise IngestError(
+            f"summaries={cfg.summaries!r} is not a file; pass a summary TSV, mygene or nothing"
+        )
 
 
 def _manifest(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ingest.go import DEFAULT_RELATIONS
-from ingest.sources import SourcesConfig, normalise_string_version
+from ingest.sources import SourcesConfig, local_path, normalise_string_version
 
 # Edge type codes stored in every CSR's etype array and in manifest["edge_types"].
 EDGE_TYPES = {
@@ -92,6 +93,37 @@ class IngestConfig:
             raise ValueError(f"threads={self.threads} must be >= 1 (or unset for all cores)")
         self.string_version = normalise_string_version(self.string_version)
         self._sync_sources()
+        self._check_out_apart()
+
+    def local_inputs(self) -> list[tuple[str, Path]]:
+        """``(field, path)`` of every local file or directory the build reads."""
+        src = self.sources
+        named = [("labels", self.labels), ("sources.source_dir", src.source_dir)]
+        named += [(f"sources.{k}", getattr(src, k)) for k in ("links", "info", "aliases")]
+        named += [("sources.obo", src.obo), ("sources.gaf", src.gaf)]
+        named += [("sources.mirror", src.mirror), ("sources.cache_dir", src.cache_dir)]
+        if self.summaries != "mygene":
+            named.append(("summaries", self.summaries))
+        paths = [(name, local_path(where)) for name, where in named if where is not None]
+        return [(name, p) for name, p in paths if p is not None]
+
+    def _check_out_apart(self) -> None:
+        """The store and the raw inputs must not overlap: ``--force`` replaces the store."""
+        out = Path(self.out).expanduser().resolve()
+        inputs = [(name, where.expanduser().resolve()) for name, where in self.local_inputs()]
+        for name, where in inputs:
+            if out == where or where in out.parents:
+                inside = "" if out == where else "inside "
+                raise ValueError(
+                    f"out={self.out!r} is {inside}the input {name}={str(where)!r}; write the "
+                    "store somewhere else, never into its raw inputs"
+                )
+        for name, where in inputs:
+            if out in where.parents:
+                raise ValueError(
+                    f"the input {name}={str(where)!r} is inside out={self.out!r}, which a "
+                    "rebuild replaces; move the input or choose another --out"
+                )
 
     def _sync_sources(self) -> None:
         """Top-level string_version/species win, but never silently over a conflicting value."""

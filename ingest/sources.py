@@ -280,6 +280,11 @@ def _release(name: str, key: str, entry: CatalogFile | None) -> str:
     return entry.release if entry is not None and key in STRING_TABLES else "unknown"
 
 
+def local_path(location: str) -> Path | None:
+    """The local path a path or ``file://`` URL names; None for an http(s) URL."""
+    return None if urlparse(location).scheme in ("http", "https") else _as_path(location)
+
+
 def _as_path(location: str) -> Path:
     parsed = urlparse(location)
     if parsed.scheme == "file":

@@ -83,8 +83,10 @@ def read_protein_info(path: Path, con: duckdb.DuckDBPyConnection | None = None) 
     own = con is None
     con = duckdb.connect() if own else con
     try:
-        info = _run(con, path, "string_protein_info.sql", {"compression": _compression(path)})
-        info = info.to_arrow_table().cast(INFO_SCHEMA)
+        info = _fetch_arrow(
+            con, path, "string_protein_info.sql", {"compression": _compression(path)}
+        )
+        info = info.cast(INFO_SCHEMA)
         con.register("string_info", info)
         try:
             problems = con.execute(_sql("string_info_checks.sql")).fetchall()
@@ -144,7 +146,7 @@ def links_to_csr(
 
     Raises:
         IngestError: A missing, truncated or corrupt file, a wrong header, a
-            non-numeric or out-of-range score, an unknown protein id, or an invalid
+            non-numeric, fractional or out-of-range score, an unknown protein id, or an invalid
             protein.info; the message names the file and, where known, the line.
         ValueError: ``min_score`` outside 0..1000 or ``num_nodes < len(genes)``.
     """
@@ -186,6 +188,11 @@ def links_to_csr(
         if own:
             con.close()
     n_lines, below = len(lines), counts[BELOW_THRESHOLD]
+    if n_lines == 0:
+        raise IngestError(
+            f"{links}: the file has a header but no protein pairs; pass the complete "
+            "STRING protein.links file (download it again if it was cut short)"
+        )
     edges, edge_stats = _symmetric_edges(lines, counts, shift)
     del lines  # only the (view of the) edges stays alive while the outputs are built
     csr = _packed_to_csr(edges, num_nodes, shift)
@@ -299,20 +306,27 @@ def _symmetric_edges(
     rev = _reversed(fwd, shift)
     rev.sort()
     directed = len(fwd)
+    mismatched = 0
     if _blocks_equal(fwd, rev):
         edges = fwd
     else:
         union = np.concatenate([fwd, rev])
         del fwd, rev
         union.sort()
+        # Equal keys side by side with unequal packed values: one (row, col) listed with
+        # a different score than its reverse (each such pair counts in both directions).
+        same_key = (union[1:] >> SCORE_BITS) == (union[:-1] >> SCORE_BITS)
+        mismatched = int(np.count_nonzero(same_key & (union[1:] != union[:-1]))) // 2
         edges = _keep_max_per_key(union)
         log.warning(
-            "links file lists %d protein pair(s) in one direction only or with two "
-            "different scores; using the union with the higher score",
+            "links file: %d gene pair(s) listed in one direction only, %d with a different "
+            "score in each direction; using both directions with the higher score",
             len(edges) - directed,
+            mismatched,
         )
     stats = {
         "collapsed": kept - directed,
+        "score_mismatch": mismatched,
         "one_direction": len(edges) - directed,
         "gene_pairs": len(edges) // 2,
         "nnz": len(edges),
@@ -435,11 +449,13 @@ def _check_header(path: Path, expected: Sequence[str], delim: str, kind: str) ->
         )
 
 
-def _run(
+def _fetch_arrow(
     con: duckdb.DuckDBPyConnection, path: Path, sql_file: str, params: dict
-) -> duckdb.DuckDBPyRelation:
+) -> pa.Table:
+    # The relation is lazy: conversion errors (a non-numeric protein_size) surface only
+    # when it is fetched, so the fetch is inside the try too.
     try:
-        return con.sql(_sql(sql_file), params={"path": str(path), **params})
+        return con.sql(_sql(sql_file), params={"path": str(path), **params}).to_arrow_table()
     except duckdb.Error as e:
         raise _read_error(path, e) from e
 

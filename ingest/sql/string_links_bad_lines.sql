@@ -13,6 +13,8 @@ problems AS (
                 THEN 'empty field'
             WHEN combined_score NOT BETWEEN 0 AND 1000
                 THEN 'combined_score ' || combined_score || ' is outside 0..1000'
+            WHEN combined_score <> floor(combined_score)
+                THEN 'combined_score ' || combined_score || ' is not an integer'
             WHEN protein1 NOT IN (SELECT protein_id FROM string_nodes)
                 THEN 'protein id ' || protein1 || ' is not in protein.info'
             WHEN protein2 NOT IN (SELECT protein_id FROM string_nodes)

@@ -7,7 +7,7 @@
 -- for a protein whose gene is outside the requested gene set). Packing lets NumPy sort,
 -- deduplicate and symmetrise the edges as plain int64 arrays (see string_db.py).
 -- A line that is dropped gets a negative code instead:
---   -1  bad line: unknown protein id, missing field or score outside 0..1000
+--   -1  bad line: unknown protein id, missing field, score outside 0..1000 or fractional
 --       (string_links_bad_lines.sql names them; the build then fails)
 --   -3  combined_score < $min_score
 --   -2  a protein's gene is outside the requested gene set (score >= $min_score)
@@ -24,7 +24,8 @@ coded AS (
         b,
         score,
         CASE
-            WHEN a IS NULL OR b IS NULL OR score IS NULL OR score NOT BETWEEN 0 AND 1000 THEN -1
+            WHEN a IS NULL OR b IS NULL OR score IS NULL OR score NOT BETWEEN 0 AND 1000
+                OR score <> floor(score) THEN -1
             WHEN score < $min_score THEN -3
             WHEN a < 0 OR b < 0 THEN -2
             WHEN a = b THEN -4
@@ -33,5 +34,5 @@ coded AS (
     FROM mapped
 )
 SELECT CASE WHEN code < 0 THEN code
-    ELSE (a::BIGINT << $row_shift) | (b::BIGINT << 10) | score END AS packed
+    ELSE (a::BIGINT << $row_shift) | (b::BIGINT << 10) | score::BIGINT END AS packed
 FROM coded;

@@ -5,6 +5,8 @@
 -- Space-separated 'protein1 protein2 combined_score' (header checked in Python first).
 -- The CSV sniffer stays on: auto_detect = false made DuckDB 2.0 twice as slow here and
 -- buffer ~200 bytes per line (14M-line file). Delimiter, quoting and types are fixed.
+-- combined_score is read as DOUBLE, not SMALLINT: an integer cast would silently round
+-- '900.5', and STRING scores are integers, so the checks reject a fractional one.
 CREATE OR REPLACE TEMP MACRO string_links(file, codec) AS TABLE
 SELECT protein1, protein2, combined_score
 FROM read_csv(
@@ -14,5 +16,5 @@ FROM read_csv(
     header := true,
     quote := '',
     escape := '',
-    columns := {'protein1': 'VARCHAR', 'protein2': 'VARCHAR', 'combined_score': 'SMALLINT'}
+    columns := {'protein1': 'VARCHAR', 'protein2': 'VARCHAR', 'combined_score': 'DOUBLE'}
 );
