@@ -13,7 +13,14 @@ Invariants:
   that rename; a file counts as cached only when its sidecar exists. A killed run can
   therefore leave a ``.part`` (which the next run resumes) but never a truncated file
   that looks complete.
-* A file that fails its sha256 pin is deleted: nothing unverified stays in the cache.
+* A file that fails its sha256 pin or its format check (``check``: gzip magic, the
+  expected first line) is deleted: nothing unverified stays in the cache, and an HTML
+  error page served with status 200 never becomes a cache entry.
+* The sidecar is not trusted on its own: a cached file is hashed again each time it is
+  used (a fraction of a second for STRING-sized files), and the digest returned is that
+  of the bytes on disk. Bytes changed since the download, a digest other than the pin,
+  or a failed format check mean the entry is dropped and downloaded again.
+* ``refresh`` drops the entry (file, sidecar and ``.part``) before anything else.
 
 Why not ``pooch.retrieve``: pooch gives caching, hashing and a progress bar, but it
 downloads into a randomly named temporary file that it deletes on failure, so a
@@ -162,10 +169,13 @@ def download(
     retry_wait: float = 1.0,
     timeout: float = 60.0,
     progress: bool = True,
+    check: Callable[[Path], None] | None = None,
+    refresh: bool = False,
 ) -> tuple[Path, str]:
     """Download ``url`` into the cache (or find it there) and return ``(path, sha256)``.
 
-    A cached file is returned without any request. An interrupted download resumes from
+    A cached file is returned without any request once its bytes are hashed again and
+    match its sidecar and pin (see the module docstring). An interrupted download resumes from
     its ``.part`` file with a ``Range`` request, within this call (``retries``) and across
     runs; a server that ignores ``Range`` restarts it cleanly from byte 0.
 
@@ -177,24 +187,34 @@ def download(
         retry_wait: seconds before the first retry, doubled for each further one.
         timeout: seconds to wait for the server to connect or send the next bytes.
         progress: show a tqdm bar with bytes/s.
+        check: raises :class:`IngestError` unless a file is of the expected format
+            (:func:`ingest.formats.check_format`); run on a download before it is cached
+            and on a cached file before it is used.
+        refresh: drop the cache entry first and download afresh.
 
     Raises:
         IngestError: HTTP error status (naming the URL and status), retries exhausted,
-            or a sha256 mismatch (naming the file, expected and actual digests).
+            a download of the wrong format (naming the URL and what arrived), or a sha256
+            mismatch (naming the file, expected and actual digests).
     """
     final = cache_entry(url, cache_dir)
     sidecar = final.with_name(final.name + ".sha256")
     part = final.with_name(final.name + ".part")
     pin = sha256.lower() if sha256 else None
 
+    if refresh:
+        log.info("refresh: dropping the cache entry of %s", url)
+        for f in (sidecar, final, part):
+            f.unlink(missing_ok=True)
     cached = _read_sidecar(sidecar, final)
     if cached is not None:
-        if pin is None or cached == pin:
+        problem = _cached_problem(final, cached, pin, check)
+        if problem is None:
             log.info("using cached %s (%s)", final, url)
             return final, cached
-        # The cache holds another version than the pin asks for (the pin was updated
-        # after the remote file changed): fetch afresh and check the new copy.
-        log.warning("cached %s has sha256 %s, pinned %s: downloading again", final, cached, pin)
+        # Tampered or damaged bytes, or another version than the pin asks for (the pin
+        # was updated after the remote file changed): fetch afresh and check the copy.
+        log.warning("cached %s %s: downloading again", final, problem)
         sidecar.unlink()
         final.unlink(missing_ok=True)
 
@@ -206,6 +226,16 @@ def download(
         wait=retry_wait,
         hint=f"The bytes received so far are kept in {part} and the next run resumes from them.",
     )
+    if check is not None:
+        try:
+            check(part)
+        except IngestError as e:
+            part.unlink()
+            _remove_if_empty(final.parent)
+            raise IngestError(
+                f"{url} did not send the expected file: {e}. Nothing was cached; check the "
+                "URL or mirror (a server may answer with an error page and status 200)"
+            ) from None
     if pin is not None and actual != pin:
         part.unlink()
         _remove_if_empty(final.parent)
@@ -287,6 +317,23 @@ def _fetch_to_part(url: str, part: Path, *, timeout: float, progress: bool) -> s
     if total is not None and size != total:
         raise TransientError(f"received {size} of {total} bytes")
     return digest.hexdigest()
+
+
+def _cached_problem(
+    final: Path, recorded: str, pin: str | None, check: Callable[[Path], None] | None
+) -> str | None:
+    """Why a cached file must not be used, or None when its bytes are as recorded."""
+    actual = file_sha256(final)
+    if actual != recorded:
+        return f"has sha256 {actual}, its sidecar records {recorded} (changed on disk)"
+    if pin is not None and actual != pin:
+        return f"has sha256 {actual}, pinned {pin}"
+    if check is not None:
+        try:
+            check(final)
+        except IngestError as e:
+            return f"is not the expected file ({e})"
+    return None
 
 
 def _range_start(content_range: str | None) -> int | None:

@@ -15,7 +15,16 @@ gaf        GO annotations (``goa_human.gaf.gz`` ...)   always
 For each key the first of these that is set wins: the explicit per-file override (a path
 or URL), ``source_dir`` (offline: the catalog file name, searched recursively), ``mirror``
 (a base URL serving the catalog file names), then the catalog URL. Every returned file
-exists locally and carries its sha256, checked against a pin when one is known.
+exists locally and carries the sha256 of its bytes as read now (a cached download is
+hashed again, never taken on its sidecar's word), checked against a pin when one is
+known. Downloads are checked for their format before they are cached
+(:mod:`ingest.formats`).
+
+Pins make a frozen release reproducible: ``write_pins FILE`` records the digest of every
+input a run used, and a later run given ``pins FILE`` requires each input to be listed
+there and to match::
+
+    {"links": {"sha256": "<hex>", "file": "9606.protein.links.v12.0.txt.gz", "url": "..."}, ...}
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ from urllib.parse import unquote, urlparse
 
 from ingest.download import default_cache_dir, download, file_sha256, url_file_name
 from ingest.errors import IngestError
+from ingest.formats import check_format
+from ingest.pins import read_pins, write_pins
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +53,9 @@ STRING_RELEASES = {
     "11.0": ("https://stringdb-static.org/download", "v11.0"),
 }
 STRING_TABLES = {"links": "protein.links", "info": "protein.info", "aliases": "protein.aliases"}
-GO_OBO_URL = "http://purl.obolibrary.org/obo/go/go-basic.obo"
-GAF_ROOT = "http://geneontology.org/gene-associations"
+# https: the GO Consortium's current.geneontology.org serves both over TLS.
+GO_OBO_URL = "https://current.geneontology.org/ontology/go-basic.obo"
+GAF_ROOT = "https://current.geneontology.org/annotations"
 # NCBI taxon (as STRING numbers species) -> GO Consortium GAF file stem.
 GAF_NAMES = {
     9606: "goa_human",
@@ -56,8 +68,8 @@ GAF_NAMES = {
     3702: "tair",
 }
 # Published sha256 digests by URL. None are known yet: STRING publishes no digests and
-# the GO "current" files change with every release. Pin a frozen release here, or per
-# run with SourcesConfig.sha256.
+# the GO "current" files change with every release. Pin a frozen release per run with
+# SourcesConfig.pins (a file written by write_pins) or SourcesConfig.sha256.
 KNOWN_SHA256: dict[str, str] = {}
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -154,6 +166,13 @@ class SourcesConfig:
     """Also resolve the STRING aliases file."""
     sha256: dict[str, str] = field(default_factory=dict)
     """Pins by key (``{"links": "<hex>"}``): a file with another digest is an error."""
+    pins: str | None = None
+    """JSON pin file (as ``write_pins`` writes it): every input must be listed there and
+    match its digest, so a frozen release is reproduced byte for byte."""
+    write_pins: str | None = None
+    """Write the sha256 of every input this run used to this JSON file, for ``pins``."""
+    refresh: bool = False
+    """Drop the cached downloads of this run's inputs and download them again."""
     cache_dir: str | None = None
     """Download cache; default ``$GENEN_CACHE/downloads`` or ``~/.cache/genen_scale/downloads``."""
     retries: int = 3
@@ -213,11 +232,32 @@ def resolve_sources(cfg: SourcesConfig, cache_dir: Path | None = None) -> dict[s
     cache = Path(cache_dir or cfg.cache_dir or default_cache_dir("downloads")).expanduser()
     files = catalog(cfg.string_version, cfg.species)
     keys = [k for k in KEYS if k != "aliases" or cfg.with_aliases or cfg.aliases is not None]
+    pins = _pins(cfg, keys)
     index = _index_dir(Path(cfg.source_dir)) if cfg.source_dir else None
-    out = {key: _resolve(key, cfg, files.get(key), index, cache) for key in keys}
+    out = {key: _resolve(key, cfg, files.get(key), index, cache, pins.get(key)) for key in keys}
     for f in out.values():
         log.info("%s: %s (release %s, sha256 %s)", f.key, f.path, f.release, f.sha256[:12])
+    if cfg.write_pins:
+        write_pins(Path(cfg.write_pins), out)
     return out
+
+
+def _pins(cfg: SourcesConfig, keys: list[str]) -> dict[str, str]:
+    """The pin of each key: ``sha256`` and the ``pins`` file (which must list every key)."""
+    explicit = {k: v.lower() for k, v in cfg.sha256.items()}
+    if cfg.pins is None:
+        return explicit
+    from_file = read_pins(Path(cfg.pins), KEYS)
+    missing = [k for k in keys if k not in from_file]
+    if missing:
+        raise IngestError(
+            f"pins file {cfg.pins} has no digest for {missing}; every input must be pinned "
+            "(write a complete file with write_pins)"
+        )
+    clash = sorted(k for k in explicit if explicit[k] != from_file.get(k, explicit[k]))
+    if clash:
+        raise IngestError(f"sha256 pins for {clash} differ from those in {cfg.pins}; keep one")
+    return {**from_file, **explicit}
 
 
 def _resolve(
@@ -226,9 +266,9 @@ def _resolve(
     entry: CatalogFile | None,
     index: dict[str, list[Path]] | None,
     cache: Path,
+    pin: str | None,
 ) -> SourceFile:
     explicit = getattr(cfg, key)
-    pin = cfg.sha256.get(key)
     if explicit is not None:
         if urlparse(explicit).scheme in ("http", "https"):
             name = url_file_name(explicit)
@@ -251,7 +291,14 @@ def _fetch(
     key: str, url: str, release: str, pin: str | None, cfg: SourcesConfig, cache: Path
 ) -> SourceFile:
     path, digest = download(
-        url, cache, sha256=pin, retries=cfg.retries, retry_wait=cfg.retry_wait, timeout=cfg.timeout
+        url,
+        cache,
+        sha256=pin,
+        retries=cfg.retries,
+        retry_wait=cfg.retry_wait,
+        timeout=cfg.timeout,
+        check=check_format(key),
+        refresh=cfg.refresh,
     )
     return SourceFile(key, path, url, release, digest)
 
