@@ -10,6 +10,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
+from ingest.edges import EdgeListConfig, edge_configs
 from ingest.go import DEFAULT_RELATIONS
 from ingest.sources import SourcesConfig, normalise_string_version
 
@@ -59,6 +60,10 @@ class IngestConfig:
     """MyGene.info API root (only used with ``summaries: mygene``)."""
     labels: str | None = None
     """Directory of label CSV/TSV files (see ``ingest.labels``), or None."""
+    edges: dict[str, EdgeListConfig] = field(default_factory=dict)
+    """Your own gene-gene graphs: relation name -> edge list (a path, or a table with
+    ``path``, ``id_type``, ``columns``, ``weight``, ``threshold``; see ``ingest.edges``).
+    On the command line: ``--edges NAME=PATH`` (repeatable)."""
     threads: int | None = None
     """DuckDB threads (None: DuckDB's default, all cores)."""
     force: bool = False
@@ -91,6 +96,7 @@ class IngestConfig:
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads={self.threads} must be >= 1 (or unset for all cores)")
         self.string_version = normalise_string_version(self.string_version)
+        self.edges = edge_configs(self.edges)
         self._sync_sources()
 
     def _sync_sources(self) -> None:
