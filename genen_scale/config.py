@@ -23,13 +23,13 @@ import dataclasses
 import difflib
 import inspect
 import textwrap
+import tomllib
 import types
 import typing
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-import tomllib
 import yaml
 
 T = TypeVar("T")

@@ -10,6 +10,8 @@ Layout of a store directory (schema version 1)::
     graph/<name>/indices.npy   int32  [nnz]   global node index of each neighbour
     graph/<name>/weight.npy    float32[nnz]   PPI: STRING combined_score / 1000; others 1.0
     graph/<name>/etype.npy     int8   [nnz]   code from manifest["edge_types"]
+                               (<name>: the relations and variants below, plus one
+                               relation per user edge list, listed in manifest["relations"])
     labels.parquet             task:str, gene:str, node:int64 (-1 if not in graph), label:float64
     features/<name>.npy        float16|float32 [num_nodes, dim]; row i = node i (encoder stage)
     features/<name>.json       sidecar: model, pooling, dim, max_length, per-row text hashes
@@ -22,9 +24,12 @@ Invariants (checked by :func:`check_csr` and relied upon by the samplers):
 * Every CSR is undirected (each edge stored in both directions), has no self-loops, no
   duplicate entries, column indices sorted ascending within each row, ``indptr``
   monotone with ``indptr[0] == 0`` and ``indptr[-1] == nnz``.
-* Relations are ``ppi`` (gene-gene), ``gene_go`` (gene-GO) and ``go_go`` (GO-GO); the
+* Relations are ``ppi`` (gene-gene), ``gene_go`` (gene-GO) and ``go_go`` (GO-GO), plus
+  any gene-gene relation from a user edge list (``genen-ingest --edges NAME=PATH``); the
   graph variants are stored merged so that workers memory-map them without building a
   copy: ``ppi`` (the relation itself), ``go`` (gene_go + go_go) and ``go_ppi`` (all three).
+  Other graphs are composed when a run opens them (:meth:`GraphStore.graph`:
+  ``huri+gene_go+go_go``, ``ppi+huri``), from the memory-mapped relations.
 * The store is static: it is built in a temporary directory and renamed into place only
   when complete (:class:`StoreBuilder`, crash-safe by :mod:`genen_scale.store_swap`);
   readers never see a partial store.
@@ -35,6 +40,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from functools import cached_property
@@ -61,6 +67,8 @@ RELATIONS = ("ppi", "gene_go", "go_go")
 VARIANTS = {"ppi": ("ppi",), "go": ("gene_go", "go_go"), "go_ppi": ("ppi", "gene_go", "go_go")}
 # Stored merged CSRs; the "ppi" variant is the ppi relation itself.
 STORED_GRAPHS = ("ppi", "gene_go", "go_go", "go", "go_ppi")
+# A relation or variant name; a composed graph joins several with "+".
+GRAPH_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 NODE_SCHEMA = pa.schema(
     [
@@ -233,7 +241,7 @@ class StoreBuilder:
         store = GraphStore(self.tmp)  # validates presence and shapes
         # Symmetry needs a sort of every edge; the builders guarantee it by construction
         # and the tests check it, so commit runs only the linear-time checks.
-        for name in STORED_GRAPHS:
+        for name in store.graph_names:
             check_csr(store.csr(name), name, symmetric=False)
         if (self.dest / FEATURES_DIR).is_dir():
             shutil.copytree(self.dest / FEATURES_DIR, self.tmp / FEATURES_DIR)
@@ -308,10 +316,23 @@ class GraphStore:
         return {k: i for i, k in enumerate(keys)}
 
     # --- graph -----------------------------------------------------------------------
+    @property
+    def relations(self) -> list[str]:
+        """The stored relations: ``ppi``, ``gene_go``, ``go_go`` and user edge lists."""
+        return list(self.manifest.get("relations", RELATIONS))
+
+    @property
+    def graph_names(self) -> list[str]:
+        """Every stored graph: the variants and the relations."""
+        return list(dict.fromkeys([*STORED_GRAPHS, *self.relations]))
+
     def csr(self, name: str) -> CSR:
-        """A relation (``ppi``, ``gene_go``, ``go_go``) or variant (``ppi``, ``go``, ``go_ppi``)."""
-        if name not in STORED_GRAPHS:
-            raise StoreError(f"unknown graph {name!r}; choose one of {', '.join(STORED_GRAPHS)}")
+        """A stored relation (``ppi``, ``gene_go``, ``go_go``, user edge lists) or variant
+        (``ppi``, ``go``, ``go_ppi``), memory-mapped."""
+        if name not in self.graph_names:
+            raise StoreError(
+                f"unknown graph {name!r}; store {self.path} has {', '.join(self.graph_names)}"
+            )
         d = self.path / GRAPH_DIR / name
         arrays = {}
         for field in ("indptr", "indices", "weight", "etype"):
@@ -323,6 +344,25 @@ class GraphStore:
         if csr.num_nodes != self.num_nodes:
             raise StoreError(f"{d}: indptr has {csr.num_nodes} rows, store has {self.num_nodes}")
         return csr
+
+    def graph(self, spec: str) -> CSR:
+        """The graph a run trains on: a stored graph, or ``+``-joined relations and
+        variants (``ppi+huri``, ``huri+gene_go+go_go``) merged by :func:`union_csr`.
+
+        A stored graph comes back memory-mapped; a composed one is built in memory (about
+        13 bytes per edge), once per process.
+
+        Raises:
+            StoreError: A name the store does not hold (the message lists them).
+        """
+        parts = parse_graph_spec(spec)
+        if len(parts) == 1:
+            return self.csr(parts[0])
+        # Variants expand to their relations so that a relation named twice is read once.
+        names = list(dict.fromkeys(r for p in parts for r in VARIANTS.get(p, (p,))))
+        csrs = [self.csr(name) for name in names]
+        log.info("composing graph %s from %s", spec, ", ".join(names))
+        return union_csr(csrs)
 
     def edge_index(self, variant: str):
         """``[2, nnz]`` int64 torch tensor (COO) of a variant, for full-batch use.
@@ -434,6 +474,45 @@ def csr_from_edges(
     indptr = np.zeros(num_nodes + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=num_nodes), out=indptr[1:])
     return CSR(indptr, (key % num_nodes).astype(np.int32), w.astype(np.float32), t.astype(np.int8))
+
+
+def parse_graph_spec(spec: str) -> list[str]:
+    """``"ppi+huri"`` -> ``["ppi", "huri"]``; raises ValueError on a malformed spec."""
+    parts = spec.split("+")
+    bad = [p for p in parts if not GRAPH_NAME.fullmatch(p)]
+    if bad:
+        raise ValueError(
+            f"graph {spec!r} is not a graph variant ({', '.join(VARIANTS)}), a relation, or "
+            "relations joined by '+' (e.g. ppi+huri); names are lower-case letters, digits, _"
+        )
+    return parts
+
+
+def union_csr(parts: list[CSR]) -> CSR:
+    """Row-wise union of CSRs over one node space whose edge sets may overlap.
+
+    An edge present in several parts is kept once, with its largest weight and that
+    entry's edge type (``ppi`` and a user PPI graph share many pairs). Linear passes in
+    row blocks, like :func:`merge_csr`.
+    """
+    merged = merge_csr(parts)  # rows sorted; equal columns of a row are adjacent
+    ip, n = np.asarray(merged.indptr), merged.num_nodes
+    ix, w, et = merged.indices, merged.weight, merged.etype
+    keep = np.ones(merged.nnz, dtype=bool)
+    for r0, r1 in row_blocks(ip):
+        a, b = ip[r0], ip[r1]
+        key = _block_rows(ip, r0, r1) * n + ix[a:b]
+        if not np.any(key[1:] == key[:-1]):
+            continue
+        order = a + np.lexsort((-w[a:b], key))
+        ix[a:b], w[a:b], et[a:b] = ix[order], w[order], et[order]
+        key = key[order - a]
+        keep[a + 1 : b] = key[1:] != key[:-1]
+    if keep.all():
+        return merged
+    kept = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    return CSR(kept[ip], ix[keep], w[keep], et[keep])
 
 
 def merge_csr(parts: list[CSR]) -> CSR:

@@ -7,10 +7,13 @@ Stages, each logged with its wall time::
                 ontology parses in a thread (obonet is pure Python; DuckDB and NumPy
                 release the GIL)
     gaf         GOA annotations -> (gene, GO id) pairs
-    nodes       genes = protein.info symbols | GAF symbols (sorted), then live GO terms
-                (sorted by id) minus exclusions; node texts (MyGene summaries here)
-    graphs      ppi, gene_go, go_go and the merged variants go, go_ppi
-    labels      label files -> node ids (unknown genes -> -1, counted)
+    ids         the identifier map (ingest.idmap) and the user's edge lists (ingest.edges)
+    nodes       genes = protein.info symbols | GAF symbols | edge-list genes (sorted), then
+                live GO terms (sorted by id) minus exclusions; node texts (MyGene here)
+    graphs      ppi, gene_go, go_go, the merged variants go, go_ppi, and one relation
+                per edge list
+    labels      label files -> gene ids through the identifier map -> node ids (genes
+                not in the graph -> -1, counted)
     commit      StoreBuilder writes to a temporary directory and moves it into place
                 (genen_scale.store_swap: crash-safe, recovers what a killed run left);
                 the builder is created before ``sources`` so that --force on anything
@@ -51,9 +54,11 @@ from genen_scale.store import (
 from ingest import texts
 from ingest.config import EDGE_TYPES, IngestConfig
 from ingest.download import default_cache_dir
+from ingest.edges import EdgeList, read_edge_list
 from ingest.errors import IngestError
 from ingest.gaf import read_gaf
 from ingest.go import GoOntology, parse_obo
+from ingest.idmap import IdMap, build_idmap
 from ingest.labels import load_label_dir
 from ingest.sources import SourceFile, resolve_sources
 from ingest.string_db import links_to_csr, read_protein_info
@@ -130,11 +135,18 @@ def _build(cfg: IngestConfig, builder: StoreBuilder) -> Path:
                 evidence_keep=cfg.evidence_keep,
                 evidence_drop=cfg.evidence_drop,
             )
+        with timer.stage("ids"):
+            base = sorted(set(string_genes) | set(annotations.column("gene").to_pylist()))
+            aliases = sources["aliases"].path if "aliases" in sources else None
+            idmap = build_idmap(
+                base, info, aliases=aliases, summaries=Path(cfg.summaries) if tsv else None, con=con
+            )
+            edge_lists = [read_edge_list(n, c, idmap, con) for n, c in cfg.edges.items()]
     finally:
         con.close()
 
     with timer.stage("nodes"):
-        genes = sorted(set(string_genes) | set(annotations.column("gene").to_pylist()))
+        genes = sorted(set(base).union(*(e.new_genes for e in edge_lists)))
         terms, excluded = _select_terms(go, cfg)
         if summaries is None:
             summaries = texts.load_summaries(
@@ -144,12 +156,16 @@ def _build(cfg: IngestConfig, builder: StoreBuilder) -> Path:
                 mygene_url=cfg.mygene_url,
                 species=str(cfg.species),
             )
-        nodes, text_stats = _node_table(genes, terms, info, summaries)
+        summaries, text_stats = idmap.rekey(summaries, genes)
+        nodes, node_text_stats = _node_table(genes, terms, info, summaries)
+        text_stats = {**node_text_stats, **text_stats}
     num_nodes = nodes.num_rows
     with timer.stage("graphs"):
         graphs, graph_stats = _graphs(ppi, string_genes, genes, terms, go, annotations, num_nodes)
+        extra, extra_types = _edge_relations(edge_lists, genes, num_nodes)
+        graphs.update(extra)
     with timer.stage("labels"):
-        labels, tasks = _labels(cfg, genes)
+        labels, tasks = _labels(cfg, genes, idmap)
 
     counts = {
         "nodes": num_nodes,
@@ -161,8 +177,12 @@ def _build(cfg: IngestConfig, builder: StoreBuilder) -> Path:
         "go": {**go.stats, "release": go.release, "excluded_terms": excluded},
         **graph_stats,
         "texts": text_stats,
+        "idmap": idmap.stats,
+        "edge_lists": {e.name: e.stats for e in edge_lists},
     }
     manifest = _manifest(cfg, sources, counts, tasks, timer.seconds)
+    manifest["edge_types"].update(extra_types)
+    manifest["relations"] += list(extra)
     with timer.stage("commit"):
         for name, csr in graphs.items():
             builder.write_csr(name, csr)
@@ -325,6 +345,19 @@ def _graphs(
     return graphs, stats
 
 
+def _edge_relations(
+    edge_lists: list[EdgeList], genes: list[str], num_nodes: int
+) -> tuple[dict[str, CSR], dict[str, int]]:
+    """One relation per edge list, with edge type codes after the built-in ones."""
+    graphs, codes = {}, {}
+    for code, edges in enumerate(edge_lists, start=max(EDGE_TYPES.values()) + 1):
+        src, dst = edges.node_pairs(genes)
+        graphs[edges.name] = csr_from_edges(src, dst, num_nodes, edges.weight, code)
+        codes[edges.name] = code
+        edges.stats["gene_pairs"] = graphs[edges.name].nnz // 2
+    return graphs, codes
+
+
 def _positions(values: pa.Array | pa.ChunkedArray, universe: pa.Array) -> np.ndarray:
     """Index of each value in ``universe`` (int64), -1 where it is absent."""
     found = pc.index_in(values, value_set=universe).fill_null(-1)
@@ -346,11 +379,16 @@ def _reindex_rows(csr: CSR, new_index: np.ndarray, num_nodes: int) -> CSR:
     return CSR(indptr, indices, csr.weight, csr.etype)
 
 
-def _labels(cfg: IngestConfig, genes: list[str]) -> tuple[pa.Table, dict]:
-    """Label rows with node ids (-1 for genes not in the graph) and per-task info."""
+def _labels(cfg: IngestConfig, genes: list[str], idmap: IdMap) -> tuple[pa.Table, dict]:
+    """Label rows with node ids (-1 for genes not in the graph) and per-task info.
+
+    Label genes go through the identifier map first (old symbols, Entrez, Ensembl or
+    UniProt ids -> the graph's gene keys).
+    """
     if cfg.labels is None:
         return LABEL_SCHEMA.empty_table(), {}
-    table, tasks = load_label_dir(Path(cfg.labels))
+    keys = frozenset(genes)
+    table, tasks = load_label_dir(Path(cfg.labels), lambda ids: idmap.resolve(ids, "auto", keys))
     index = {g: i for i, g in enumerate(genes)}
     label_genes = table.column("gene").to_pylist()
     node = np.array([index.get(g, -1) for g in label_genes], dtype=np.int64)

@@ -4,7 +4,7 @@ Usage::
 
     genen-ingest [--config FILE] --out STORE [--string-version 12] [--species 9606]
                  [--min-score 400] [--source-dir DIR | --mirror URL] [--summaries FILE|mygene]
-                 [--labels DIR] [--force] [--key value ...]
+                 [--labels DIR] [--edges NAME=PATH ...] [--force] [--key value ...]
 
 Every field of :class:`ingest.config.IngestConfig` is a ``--key value`` override (dashes
 read as underscores, dotted paths reach nested sections, a bare ``--flag`` is true). The
@@ -24,6 +24,7 @@ from genen_scale.config import ConfigError, load_config
 from genen_scale.store import GraphStore, StoreError
 from ingest.build import build_store
 from ingest.config import IngestConfig
+from ingest.edges import lift_edge_flags
 from ingest.errors import IngestError
 from ingest.sources import SourcesConfig
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         path, overrides = _split_config_arg(argv)
-        overrides = _lift_source_flags(overrides)
+        overrides = lift_edge_flags(_lift_source_flags(overrides))
         # ValueError: a dataclass __post_init__ check (ConfigError is one too).
         cfg = load_config(IngestConfig, path, overrides)
     except ValueError as e:

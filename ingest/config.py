@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.edges import EdgeListConfig, edge_configs
 from ingest.go import DEFAULT_RELATIONS
 from ingest.sources import SourcesConfig, local_path, normalise_string_version
 
@@ -60,6 +61,10 @@ class IngestConfig:
     """MyGene.info API root (only used with ``summaries: mygene``)."""
     labels: str | None = None
     """Directory of label CSV/TSV files (see ``ingest.labels``), or None."""
+    edges: dict[str, EdgeListConfig] = field(default_factory=dict)
+    """Your own gene-gene graphs: relation name -> edge list (a path, or a table with
+    ``path``, ``id_type``, ``columns``, ``weight``, ``threshold``; see ``ingest.edges``).
+    On the command line: ``--edges NAME=PATH`` (repeatable)."""
     threads: int | None = None
     """DuckDB threads (None: DuckDB's default, all cores)."""
     force: bool = False
@@ -92,6 +97,7 @@ class IngestConfig:
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads={self.threads} must be >= 1 (or unset for all cores)")
         self.string_version = normalise_string_version(self.string_version)
+        self.edges = edge_configs(self.edges)
         self._sync_sources()
         self._check_out_apart()
 

@@ -5,7 +5,7 @@
     {species}.protein.links.v12.0.txt.gz   space-separated, both directions, scores 150..999
     {species}.protein.info.v12.0.txt.gz    tab-separated; some genes have two proteins
     go-basic.obo                           OBO 1.2 DAG with obsolete terms and alt_ids
-    goa_human.gaf.gz                       GAF 2.1, 17 columns, NOT qualifiers, stale ids
+    goa_human.gaf.gz | mgi.gaf.gz          GAF 2.1 (by species), NOT qualifiers, stale ids
     gene_summaries.tsv.gz                  NCBI-like; empty and heavy-tailed summaries
     labels/litgene/*.csv, labels/old_litgene/*.csv
     generated.json                         resolved config, counts and file list
@@ -34,6 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from genen_scale.config import load_config
+from ingest.sources import GAF_NAMES
 from ingest.synthetic import genes as gs
 from ingest.synthetic import labels, links, ontology, texts
 
@@ -117,6 +118,8 @@ class GenerateConfig:
         return round(self.proteins / (1.0 + self.second_protein_share))
 
 
+ORGANISMS = {9606: "Homo sapiens", 10090: "Mus musculus"}
+
 PRESETS: dict[str, dict] = {
     # STRING v12 human at score >= 150: 19.6k proteins, 13.7M lines; GO ~47k terms; GOA ~475k.
     "full": {
@@ -151,7 +154,7 @@ def file_names(species: int) -> dict[str, str]:
         "links": f"{species}.protein.links.v12.0.txt.gz",
         "info": f"{species}.protein.info.v12.0.txt.gz",
         "obo": "go-basic.obo",
-        "gaf": "goa_human.gaf.gz",
+        "gaf": f"{GAF_NAMES.get(species, 'goa_human')}.gaf.gz",
         "summaries": "gene_summaries.tsv.gz",
         "labels": "labels",
     }
@@ -230,6 +233,7 @@ def generate(out_dir: Path, cfg: GenerateConfig) -> dict:
     )
     degree = (cfg.degree_spread, cfg.degree_exponent, cfg.degree_cap)
     genes = gs.make_genes(r_genes, cfg.coding_genes, cfg.noncoding_genes, cfg.modules, degree)
+    genes = replace(genes, symbol=gs.species_symbols(genes.symbol, cfg.species))
     prot = gs.make_proteins(r_genes, cfg.species, genes, cfg.proteins - cfg.coding_genes)
     families = texts.pseudo_words(r_text, cfg.modules)
 
@@ -303,8 +307,8 @@ def _write_go(rng, paths, genes: gs.Genes, full, families, cfg: GenerateConfig) 
     onto = ontology.make_ontology(rng, cfg.go_terms, cfg.obsolete_share, cfg.modules, families)
     paths["obo"].write_text(ontology.obo_text(onto, f"releases/synthetic-seed{cfg.seed}"))
     gene, term = ontology.annotations(rng, onto, genes, cfg.annotations_per_gene)
-    accession = gs.uniprot_accessions(rng, genes.coding)
-    gaf = ontology.gaf_lines(rng, onto, genes, gene, term, accession, full, cfg.species)
+    db, accession = gs.gaf_ids(rng, cfg.species, genes.coding)
+    gaf = ontology.gaf_lines(rng, onto, genes, gene, term, accession, full, cfg.species, db)
     header = [
         "!gaf-version: 2.1",
         "!",
@@ -348,7 +352,7 @@ def _write_summaries(rng, path: Path, genes: gs.Genes, full, summaries, cfg: Gen
     kind = kind[rng.choice(5, n, p=[0.6, 0.2, 0.1, 0.05, 0.05])]
     kind[: genes.coding] = "protein coding"
     synonyms = texts.synonyms(rng, n)
-    organism = "Homo sapiens" if cfg.species == 9606 else f"taxon {cfg.species}"
+    organism = ORGANISMS.get(cfg.species, f"taxon {cfg.species}")
     # About 1% of STRING genes are missing from NCBI's list (renamed symbols): ingest falls
     # back to the STRING annotation for them.
     keep = np.ones(n, dtype=bool)

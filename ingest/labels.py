@@ -44,6 +44,7 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -52,6 +53,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from ingest.errors import IngestError
+from ingest.idmap import Match, Resolution
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,8 @@ KNOWN_TASKS = {
     "old_litgene/phastcons.csv": KnownTask("conservation"),
 }
 LABEL_SUFFIXES = (".csv", ".tsv")
+# Gene ids of one task -> the genes they name (see ingest.idmap.IdMap.resolve).
+Resolver = Callable[[Sequence[str]], Resolution]
 
 
 @dataclass
@@ -155,11 +159,15 @@ class Row(NamedTuple):
     kind: str | None
 
 
-def load_label_file(path: Path) -> LabelSet:
+def load_label_file(path: Path, resolve: Resolver | None = None) -> LabelSet:
     """Load one label file in any known layout (see :data:`LAYOUTS`).
 
     Args:
         path: CSV file (``.tsv``: tab-separated).
+        resolve: Maps the file's gene ids (symbols, old symbols, Entrez, Ensembl or
+            UniProt ids) to gene keys before duplicates and conflicts are counted; the
+            task info then holds the ``ids`` counts (exact / alias / dropped). None
+            keeps the ids as they are.
 
     Returns:
         The cleaned labels and per-task info; ``source`` is ``path`` as given.
@@ -180,7 +188,7 @@ def load_label_file(path: Path) -> LabelSet:
     tables, tasks = [], {}
     for task, task_rows in sorted(by_task.items()):
         declared = known.kind if known else _declared_kind(path, task, task_rows)
-        table, info = _task_labels(path, layout, task, task_rows, declared)
+        table, info = _task_labels(path, layout, task, task_rows, declared, resolve)
         tables.append(table)
         tasks[task] = {**info, "source": str(path), "layout": layout.name}
         log.info(
@@ -195,11 +203,12 @@ def load_label_file(path: Path) -> LabelSet:
     return LabelSet(table=table, tasks=tasks)
 
 
-def load_label_dir(directory: Path) -> tuple[pa.Table, dict]:
+def load_label_dir(directory: Path, resolve: Resolver | None = None) -> tuple[pa.Table, dict]:
     """Load every ``.csv`` / ``.tsv`` file under ``directory`` (recursively).
 
     Args:
         directory: Folder of label files, e.g. ``shared/data/labels``.
+        resolve: As for :func:`load_label_file`.
 
     Returns:
         ``(table, tasks)``: all labels (``task, gene, label``, sorted by task, gene,
@@ -216,7 +225,7 @@ def load_label_dir(directory: Path) -> tuple[pa.Table, dict]:
         raise IngestError(f"{directory}: no {'/'.join(LABEL_SUFFIXES)} label files found")
     tables, tasks = [], {}
     for path in tqdm(files, desc="label files", unit="file", disable=len(files) < 20):
-        labels = load_label_file(path)
+        labels = load_label_file(path, resolve)
         source = path.relative_to(directory).as_posix()
         for task, info in labels.tasks.items():
             if task in tasks:
@@ -291,12 +300,20 @@ def _declared_kind(path: Path, task: str, rows: list[Row]) -> str | None:
 
 
 def _task_labels(
-    path: Path, layout: Layout, task: str, rows: list[Row], declared: str | None
+    path: Path,
+    layout: Layout,
+    task: str,
+    rows: list[Row],
+    declared: str | None,
+    resolve: Resolver | None = None,
 ) -> tuple[pa.Table, dict]:
     """Clean one task's rows and encode its labels; returns the table and its counts."""
     missing_gene = sum(row.gene is None for row in rows)
     empty = sum(row.gene is not None and row.value is None for row in rows)
     values = [row for row in rows if row.gene is not None and row.value is not None]
+    ids = None
+    if resolve is not None:
+        values, ids = _rename_genes(path, task, values, resolve)
 
     if declared is not None:
         regression = declared == "regression"
@@ -355,7 +372,44 @@ def _task_labels(
         "missing_gene": missing_gene,
         "class_rows": class_rows,
     }
+    if ids is not None:
+        info["ids"] = ids
     return table, info
+
+
+def _rename_genes(
+    path: Path, task: str, rows: list[Row], resolve: Resolver
+) -> tuple[list[Row], dict]:
+    """Rows with each gene id replaced by the gene key it names (kept as is when it
+    names none: the build then counts it as not in the graph)."""
+    genes = [row.gene for row in rows]
+    found = resolve(genes)
+    # A gene listed under its own key keeps that row: an alias naming it too (an old
+    # symbol with another value) would only turn it into a conflict and drop it.
+    exact = {g for g, m in zip(found.genes, found.match, strict=True) if m is Match.EXACT}
+    matches = [
+        Match.UNKNOWN if m is Match.ALIAS and g in exact else m
+        for g, m in zip(found.genes, found.match, strict=True)
+    ]
+    shadowed = len({i for i, a, b in zip(genes, found.match, matches, strict=True) if a is not b})
+    found = Resolution(found.id_type, found.genes, matches)
+    renamed = [
+        row._replace(gene=gene) if match in (Match.EXACT, Match.ALIAS) else row
+        for row, gene, match in zip(rows, found.genes, found.match, strict=True)
+    ]
+    counts = found.counts(genes)
+    counts["shadowed"] = shadowed  # counted under unknown too
+    dropped = counts["outside"] + counts["ambiguous"] + counts["unknown"]
+    log.info(
+        "%s: task %s: %d gene ids matched exactly, %d by alias (%s), %d dropped",
+        path.name,
+        task,
+        counts["exact"],
+        counts["alias"],
+        counts["id_type"],
+        dropped,
+    )
+    return renamed, {**counts, "dropped": dropped}
 
 
 def _classes(path: Path, layout: Layout, values: list[Row]) -> list[str]:

@@ -140,7 +140,7 @@ def test_real_manifest_has_provenance(real):
     assert mf["params"] == json.loads(json.dumps(to_dict(cfg)))
     assert mf["counts"]["go"]["release"] == "2022-07-01"
     assert mf["edge_types"] == EDGE_TYPES
-    assert set(mf["timings_s"]) == {"sources", "ppi+go", "gaf", "nodes", "graphs", "labels"}
+    assert set(mf["timings_s"]) == {"sources", "ppi+go", "gaf", "ids", "nodes", "graphs", "labels"}
 
 
 # --- tiny inputs ---------------------------------------------------------------------

@@ -149,7 +149,7 @@ def test_unknown_key_is_rejected_with_a_suggestion():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--data.graph", "string"], "not a graph variant"),
+        (["--data.graph", "ppi+"], "not a graph variant"),
         (["--model.arch", "sage"], "arch"),
         (["--data.fanouts", "[5]"], "give 4 fanouts"),
         (["--preset", "mlp"], "unknown preset"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from genen_scale.models import ModelConfig
-from genen_scale.store import VARIANTS
+from genen_scale.store import parse_graph_spec
 
 DEFAULT_FANOUT = 10
 
@@ -28,7 +28,10 @@ class DataConfig:
     features: str = "minilm"
     """Name of the node feature matrix in the store (``genen-encode`` writes ``minilm``)."""
     graph: str = "go_ppi"
-    """Graph variant: ``ppi``, ``go`` or ``go_ppi``."""
+    """Graph variant (``ppi``, ``go``, ``go_ppi``), a stored relation (``gene_go``, a user
+    edge list such as ``huri``), or several joined by ``+`` (``ppi+huri``,
+    ``huri+gene_go+go_go``), merged when the run starts (an edge in several keeps its
+    largest weight)."""
     task: str = "solubility"
     """Task name in the store's manifest, or the path of your own label file (``.csv`` /
     ``.tsv`` in the common schema ``gene,label[,task][,kind]``, see ``ingest.labels``)."""
@@ -46,10 +49,10 @@ class DataConfig:
     """Propagate over the whole graph every step instead of sampling (small graphs)."""
 
     def __post_init__(self) -> None:
-        if self.graph not in VARIANTS:
-            raise ValueError(
-                f"data.graph={self.graph!r} is not a graph variant; use one of {sorted(VARIANTS)}"
-            )
+        try:
+            parse_graph_spec(self.graph)
+        except ValueError as e:
+            raise ValueError(f"data.{e}") from None
         if not 0.0 <= self.mask_fraction < 1.0:
             raise ValueError(f"data.mask_fraction={self.mask_fraction} must lie in [0, 1)")
         if self.fanouts is not None and (

@@ -128,6 +128,7 @@ def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) ->
         genen_scale.store.StoreError: The store itself is missing or damaged.
     """
     store = GraphStore.open(store_path)
+    csr = store.graph(data.graph)
     task, folds = open_task(store, data, ev)
     masked = mask_genes(store.num_genes, data.mask_fraction, seed)
     x = load_features(store, data.features, masked)
@@ -139,7 +140,7 @@ def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) ->
         store.path,
         data.graph,
         store.num_nodes,
-        store.csr(data.graph).nnz,
+        csr.nnz,
         data.features,
         tuple(x.shape),
         len(masked),
@@ -149,4 +150,4 @@ def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) ->
         len(folds),
     )
     words = store.nodes.column("word_count").to_numpy()[task.nodes]
-    return RunInputs(store, store.csr(data.graph), x, task, folds, node_row, study_groups(words))
+    return RunInputs(store, csr, x, task, folds, node_row, study_groups(words))

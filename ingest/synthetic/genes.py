@@ -15,6 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 CLASSES = ("cytoplasm", "nucleus", "membrane")
+# Ensembl protein id prefix per NCBI taxon (STRING ids are ``{taxon}.{prefix}{number}``).
+ENSEMBL_PROTEIN = {9606: "ENSP", 10090: "ENSMUSP"}
+# Taxa whose nomenclature writes symbols in title case (MGI: Trp53, Abcd1), with the
+# database that keys their GO annotation file.
+TITLE_CASE_SYMBOLS = frozenset({10090})
+GAF_DB = {10090: "MGI"}
 _LETTERS = np.frombuffer(b"ABCDEFGHIKLMNPRSTVWZ", dtype=np.uint8)
 _ALNUM = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)
 
@@ -111,8 +117,26 @@ def make_proteins(rng: np.random.Generator, species: int, genes: Genes, extra: i
     # ENSP numbers are sparse in a wide range, like Ensembl's.
     numbers = np.sort(rng.choice(np.arange(200, 60 * n + 1000), size=n, replace=False))
     gene = rng.permutation(gene)
-    ids = np.array([f"{species}.ENSP{k:011d}" for k in numbers], dtype=object)
+    prefix = ENSEMBL_PROTEIN.get(species, "ENSP")
+    ids = np.array([f"{species}.{prefix}{k:011d}" for k in numbers], dtype=object)
     return Proteins(ids, gene)
+
+
+def species_symbols(symbols: np.ndarray, species: int) -> np.ndarray:
+    """Symbols in the species' nomenclature case (``ABCD1`` -> ``Abcd1`` for mouse)."""
+    if species not in TITLE_CASE_SYMBOLS:
+        return symbols
+    return np.array([s[0] + s[1:].lower() for s in symbols], dtype=object)
+
+
+def gaf_ids(rng: np.random.Generator, species: int, n: int) -> tuple[str, np.ndarray]:
+    """The GAF's database (column 1) and ``n`` distinct object ids (column 2): MGI
+    accessions for mouse, UniProt accessions (as in goa_human) otherwise."""
+    db = GAF_DB.get(species, "UniProtKB")
+    if db == "MGI":
+        numbers = rng.choice(np.arange(1_000_000, 7_000_000), size=n, replace=False)
+        return db, np.array([f"MGI:{k}" for k in numbers], dtype=object)
+    return db, uniprot_accessions(rng, n)
 
 
 def uniprot_accessions(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -216,8 +216,10 @@ def gaf_lines(
     accession: np.ndarray,
     names: list[str],
     taxon: int,
+    db: str = "UniProtKB",
 ) -> list[str]:
-    """GAF 2.1 lines (17 tab-separated columns), sorted by accession like GOA files."""
+    """GAF 2.1 lines (17 tab-separated columns), sorted by accession like GOA files;
+    ``db`` is column 1 (``UniProtKB`` for GOA, ``MGI`` for the mouse file)."""
     n = len(gene)
     evidence = rng.choice(EVIDENCE, n, p=_EVIDENCE_P / _EVIDENCE_P.sum())
     q = rng.random(n)
@@ -242,7 +244,7 @@ def gaf_lines(
             "IPI": "UniProtKB:P04637",
         }.get(ev, "")
         cols = (
-            "UniProtKB",
+            db,
             accession[g],
             genes.symbol[g],
             qualifier[k],
