@@ -3,7 +3,7 @@
 In one process, each step warmed up once and then timed ``--repeats`` times (best kept):
 
 * ``read_obo``: ``obonet.read_obo`` building its networkx graph, no validation (baseline);
-* ``parse_obo``: :func:`ingest.go.parse_obo`, obonet's parser plus all validation;
+* ``parse_obo``: :func:`ingest.go.parse_obo`, :mod:`ingest.obo`'s reader plus all validation;
 * ``cycle_numpy`` / ``cycle_networkx``: our level-wise acyclicity check against
   ``networkx.find_cycle`` on the same ``is_a`` + ``part_of`` edges;
 * ``read_gaf``: :func:`ingest.gaf.read_gaf` on the 2019 GOA human file;

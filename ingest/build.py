@@ -4,7 +4,7 @@ Stages, each logged with its wall time::
 
     sources     resolve_sources (download / locate, sha256)
     ppi+go      STRING links -> CSR (DuckDB + NumPy) and a summary file, while the GO
-                ontology parses in a thread (obonet is pure Python; DuckDB and NumPy
+                ontology parses in a thread (ingest.obo is pure Python; DuckDB and NumPy
                 release the GIL)
     gaf         GOA annotations -> (gene, GO id) pairs
     ids         the identifier map (ingest.idmap) and the user's edge lists (ingest.edges)

@@ -206,6 +206,16 @@ def test_alt_id_that_is_a_term_id(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "terms", ["", term("GO:0000001", obsolete=True), "[Typedef]\nid: part_of\n\n"]
+)
+def test_ontology_without_terms(tmp_path, terms):
+    obo = write_obo(tmp_path / "empty.obo", terms)
+    with pytest.raises(IngestError, match="has no terms") as err:
+        parse_obo(obo)
+    assert str(obo) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
         ("labels.csv", b"gene,label\nTP53,1\n", "not an OBO file"),
