@@ -47,15 +47,18 @@ def test_train_starts_local_ray_on_loopback(no_ray):
     assert_loopback_only()
 
 
-@pytest.mark.ray
-def test_encode_starts_local_ray_on_loopback(no_ray, monkeypatch):
+def test_encode_starts_its_ray_the_same_way(monkeypatch):
+    """genen-encode goes through the same init_local_ray (checked for real above)."""
     from tests.encode_helpers import tiny_cfg
 
-    # The actor pool is beside the point here; only the Ray that _Runner starts is.
-    monkeypatch.setattr("genen_scale.encode.pool.RayEncoderPool", lambda *a, **k: None)
-    runner = _Runner(tiny_cfg("unused-model", use_ray=True, num_actors=1, threads_per_actor=1))
-    runner.__enter__()
-    assert runner.started_ray
-    assert_loopback_only()
-    runner.__exit__()
-    assert not ray.is_initialized()
+    class Started(Exception):
+        pass
+
+    def fake_init(**kwargs):
+        raise Started(kwargs)
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr("genen_scale.local_ray.init_local_ray", fake_init)
+    cfg = tiny_cfg("unused-model", use_ray=True, num_actors=1, threads_per_actor=1)
+    with pytest.raises(Started):
+        _Runner(cfg).__enter__()
