@@ -9,8 +9,9 @@ never be silently ignored.
 Overrides use dotted paths: ``--model.hidden 256 --train.epochs=5 --task solubility``;
 dashes in keys read as underscores (``--min-score 400``) and a bare ``--flag`` means true.
 A value is read as the field's annotation asks: for a ``str`` field the text is taken as
-given (``--out 0123`` is the path ``"0123"``, never the number 83), for other types it
-is parsed as YAML (``[15, 10]``, ``true``, ``1e-3``, ``null``) and then checked.
+given (``--out 0123`` is the path ``"0123"``, never the number 83; only an optional one
+reads ``null`` as None), for other types it is parsed as YAML (``[15, 10]``, ``true``,
+``1e-3``, ``null``) and then checked; list items typed ``str`` keep their text too.
 
 :func:`help_text` turns the same dataclasses, their defaults and field docstrings into
 every entry point's ``--help``.
@@ -117,11 +118,31 @@ class CliText:
 
     def typed(self, tp: Any) -> Any:
         """The value for annotation ``tp``: the text itself where ``tp`` takes a string."""
+        union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+        members = [a for a in typing.get_args(tp) if a is not type(None)] if union else [tp]
+        if all(m is str or typing.get_origin(m) is typing.Literal for m in members):
+            # Verbatim: a path or name is never re-read as a number, bool or list. A
+            # YAML-quoted string ('"0123"', as json.dumps writes one) loses its quotes.
+            optional = union and len(members) < len(typing.get_args(tp))
+            if optional and self.text in ("null", "~"):
+                return None
+            return _unquoted(self.text)
         try:
             node = yaml.compose(self.text)
         except yaml.YAMLError:
             return self.text
         return _node_value(node, tp) if node is not None else None
+
+
+def _unquoted(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return text
+        if isinstance(value, str):
+            return value
+    return text
 
 
 def _node_value(node: yaml.Node, tp: Any) -> Any:
@@ -255,6 +276,11 @@ def _from_defaults(cls: type[T], data: dict, where: str) -> T:
 
 
 # --- --help from the config dataclasses -------------------------------------------------
+
+
+def asks_for_help(argv: list[str]) -> bool:
+    """Whether the command line asks for ``--help`` (``-h``) anywhere."""
+    return "--help" in argv or "-h" in argv
 
 
 def help_text(cls: type, usage: str, flat: tuple[str, ...] = ()) -> str:

@@ -19,7 +19,7 @@ import sys
 
 import ray
 
-from genen_scale.config import ConfigError, load_config
+from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
 from genen_scale.models import PRESETS
 from genen_scale.store import StoreError
 from genen_scale.training.config import TrainConfig
@@ -62,9 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    argv = sys.argv[1:] if argv is None else argv
+    if asks_for_help(argv):
+        print(help_text(TrainConfig, __doc__))
+        return 0
     started = False
     try:
-        cfg = parse_args(sys.argv[1:] if argv is None else argv)
+        cfg = parse_args(argv)
         started = connect(cfg.scaling)
         run_dir, summary = run(cfg)
         print(format_summary(summary))

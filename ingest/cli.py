@@ -9,8 +9,11 @@ Usage::
 Every field of :class:`ingest.config.IngestConfig` is a ``--key value`` override (dashes
 read as underscores, dotted paths reach nested sections, a bare ``--flag`` is true). The
 fields of the ``sources`` section may be given flat: ``--source-dir``, ``--mirror``,
-``--links``, ``--info``, ``--obo``, ``--gaf``, ``--cache-dir`` ... mean ``--sources.X``.
+``--links``, ``--info``, ``--obo``, ``--gaf``, ``--cache-dir``, ``--refresh``, ``--pins``,
+``--write-pins`` ... mean ``--sources.X``.
 Bad input ends with one line on stderr and exit code 2; no partial store is left.
+``--force`` replaces only a graph store genen-ingest built, never another directory or
+file, and never one that holds or lies inside the inputs.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import logging
 import sys
 
-from genen_scale.config import ConfigError, load_config
+from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
 from genen_scale.store import GraphStore, StoreError
 from ingest.build import build_store
 from ingest.config import IngestConfig
@@ -32,8 +35,8 @@ from ingest.sources import SourcesConfig
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 success, 2 bad config or input)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
+    if asks_for_help(argv):
+        print(help_text(IngestConfig, __doc__, flat=("sources",)))
         return 0
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -115,15 +115,19 @@ def test_incomplete_pin_file_fails_before_any_download(served, tmp_path):
 def test_manifest_records_the_hash_of_the_bytes_read(served, tmp_path, capsys):
     out = tmp_path / "store"
     args = ["--out", str(out), "--mirror", served.url, "--cache-dir", str(tmp_path / "cache")]
-    assert main(args) == 0
+    pins = tmp_path / "pins.json"
+    assert main([*args, "--write-pins", str(pins)]) == 0  # the flat form of sources.write_pins
     name = FILES["links"].name
     served_digest = sha((served.root / name).read_bytes())
     assert GraphStore(out).manifest["sources"]["links"]["sha256"] == served_digest
+    assert json.loads(pins.read_text())["links"]["sha256"] == served_digest
     cached = cache_entry(served.url_for(name), tmp_path / "cache")
     cached.write_bytes(b"tampered")
     assert main([*args, "--force"]) == 0
     recorded = GraphStore(out).manifest["sources"]["links"]
     assert recorded["sha256"] == served_digest == sha(open(recorded["path"], "rb").read())
+    assert main([*args, "--force", "--refresh", "--pins", str(pins)]) == 0
+    assert gets(served, name) == 3
 
 
 @pytest.mark.parametrize("species", [9606, 10090])

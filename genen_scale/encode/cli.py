@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from genen_scale.config import ConfigError, load_config
+from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
 from genen_scale.encode.model import ModelNotFoundError
 from genen_scale.encode.stage import EncodeConfig, encode_store
 from genen_scale.store import StoreError
@@ -20,12 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="genen-encode",
-        description="Encode every node text of a graph store into features/<name>.npy.",
-        epilog="Other options are EncodeConfig fields, e.g. --model PATH --pooling cls "
-        "--max-length 256 --use-ray false --force.",
-    )
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if asks_for_help(argv):
+        print(help_text(EncodeConfig, __doc__))
+        return 0
+    # --help is answered above from EncodeConfig; argparse only splits off STORE/--config.
+    parser = argparse.ArgumentParser(prog="genen-encode", add_help=False)
     parser.add_argument("store", help="graph store directory (built by genen-ingest)")
     parser.add_argument("--config", help="TOML or YAML file with EncodeConfig keys")
     args, overrides = parser.parse_known_args(argv)

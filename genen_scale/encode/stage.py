@@ -172,9 +172,10 @@ class _Runner:
         import ray
 
         from genen_scale.encode.pool import RayEncoderPool
+        from genen_scale.local_ray import init_local_ray
 
         if not ray.is_initialized():
-            ray.init()
+            init_local_ray()  # bound to 127.0.0.1
             self.started_ray = True
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0)) if cfg.device != "cpu" else 0

@@ -35,6 +35,7 @@ import torch
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
+from genen_scale.local_ray import init_local_ray
 from genen_scale.models import build_model
 from genen_scale.training.batches import GraphBatches
 from genen_scale.training.config import ScaleConfig, TrainConfig
@@ -72,7 +73,7 @@ def connect(scaling: ScaleConfig) -> bool:
     if address:
         ray.init(address=address)
     else:
-        ray.init(include_dashboard=False)
+        init_local_ray(include_dashboard=False)  # bound to 127.0.0.1
     need = scaling.num_workers * scaling.threads_per_worker
     have = ray.cluster_resources().get("CPU", 0)
     if need > have:
