@@ -293,3 +293,35 @@ def test_user_label_file_at_train_time_uses_the_store_aliases(tmp_path, raw):
     # P10001 is AAA's accession: AAA's own row wins over it.
     assert got == {"AAA": "a", "BBB": "a", "EEE": "b"}
     assert task.missing_genes == ["ZZZ"]
+
+
+def test_config_table_with_named_columns(tmp_path, raw):
+    from genen_scale.config import load_config
+
+    edges = write_text(tmp_path / "biogrid.txt", "#ID\tEntrez A\tEntrez B\nx1\t1\t2\nx2\t5\t7\n")
+    toml = tmp_path / "ingest.toml"
+    toml.write_text(
+        f'[edges.biogrid]\npath = "{edges}"\nid_type = "entrez"\n'
+        'columns = ["Entrez A", "Entrez B"]\n'
+    )
+    cfg = load_config(
+        IngestConfig,
+        toml,
+        [
+            "--out",
+            str(tmp_path / "store"),
+            "--summaries",
+            str(raw["summaries"]),
+            "--min-score",
+            "400",
+            "--sources.source_dir",
+            str(tmp_path / "raw"),
+        ],  # fmt: skip
+    )
+    assert cfg.edges["biogrid"].columns == ["Entrez A", "Entrez B"]
+    store = GraphStore(build_store(cfg))
+    # Entrez 5 is EEE (NCBI calls it EEE2), 7 is GGG, an NCBI gene STRING lacks.
+    assert set(pairs(store, "biogrid")) == {("AAA", "BBB"), ("BBB", "AAA"), ("EEE", "GGG"),
+                                            ("GGG", "EEE")}  # fmt: skip
+    with pytest.raises(ValueError, match="unknown keys \\['colums'\\]"):
+        IngestConfig(out="x", edges={"b": {"path": str(edges), "colums": ["a", "b"]}})
