@@ -13,6 +13,9 @@ Layout of a store directory (schema version 1)::
                                (<name>: the relations and variants below, plus one
                                relation per user edge list, listed in manifest["relations"])
     labels.parquet             task:str, gene:str, node:int64 (-1 if not in graph), label:float64
+    aliases.parquet            alias:str, id_type:str, node:int64: other names and ids of the
+                               gene nodes (old symbols, Entrez, Ensembl, UniProt), each naming
+                               one gene (ingest.idmap); optional (older stores lack it)
     features/<name>.npy        float16|float32 [num_nodes, dim]; row i = node i (encoder stage)
     features/<name>.json       sidecar: model, pooling, dim, max_length, per-row text hashes
 
@@ -58,6 +61,7 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 NODES = "nodes.parquet"
 LABELS = "labels.parquet"
+ALIASES = "aliases.parquet"
 GRAPH_DIR = "graph"
 FEATURES_DIR = "features"
 # Everything a store directory may hold at its top level.
@@ -84,6 +88,9 @@ NODE_SCHEMA = pa.schema(
 LABEL_SCHEMA = pa.schema(
     [("task", pa.string()), ("gene", pa.string()), ("node", pa.int64()), ("label", pa.float64())]
 )
+
+
+ALIAS_SCHEMA = pa.schema([("alias", pa.string()), ("id_type", pa.string()), ("node", pa.int64())])
 
 
 class StoreError(ValueError):
@@ -234,6 +241,9 @@ class StoreBuilder:
     def write_labels(self, table: pa.Table) -> None:
         pq.write_table(table.select(LABEL_SCHEMA.names).cast(LABEL_SCHEMA), self.tmp / LABELS)
 
+    def write_aliases(self, table: pa.Table) -> None:
+        pq.write_table(table.select(ALIAS_SCHEMA.names).cast(ALIAS_SCHEMA), self.tmp / ALIASES)
+
     def commit(self, manifest: dict) -> Path:
         """Validate, write the manifest and move the store to ``dest`` (crash-safe)."""
         manifest = {"schema_version": SCHEMA_VERSION, **manifest}
@@ -314,6 +324,28 @@ class GraphStore:
         """Gene symbol -> node index."""
         keys = self.nodes.column("key").to_pylist()[: self.num_genes]
         return {k: i for i, k in enumerate(keys)}
+
+    @cached_property
+    def aliases(self) -> pa.Table:
+        """Other names and ids of the gene nodes (empty for a store built without them)."""
+        f = self.path / ALIASES
+        return pq.read_table(f) if f.is_file() else ALIAS_SCHEMA.empty_table()
+
+    def gene_nodes(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Node of each gene id: its key, else an alias written by the ingest (ids are
+        matched as written; the ingest already dropped versions and isoforms).
+
+        Returns:
+            ``(nodes, by_alias)``: int64 ``[n]`` node ids (-1: no such gene) and a bool
+            ``[n]`` mask of the ids found through an alias.
+        """
+        index = self.gene_index
+        table = self.aliases
+        names, nodes = table.column("alias").to_pylist(), table.column("node").to_pylist()
+        alias = dict(zip(names, nodes, strict=True))
+        nodes = np.array([index.get(i, alias.get(i, -1)) for i in ids], dtype=np.int64)
+        by_alias = np.array([i not in index and i in alias for i in ids], dtype=bool)
+        return nodes, by_alias
 
     # --- graph -----------------------------------------------------------------------
     @property

@@ -273,7 +273,8 @@ def load_user_task(path: str | os.PathLike, store: GraphStore, task: str | None 
 
     Args:
         path: The CSV/TSV file.
-        store: The store whose gene symbols give the node ids.
+        store: The store whose gene keys and aliases (old symbols, Entrez, Ensembl,
+            UniProt ids; see ``GraphStore.gene_nodes``) give the node ids.
         task: Which task of the file, when it holds several.
 
     Raises:
@@ -290,14 +291,26 @@ def load_user_task(path: str | os.PathLike, store: GraphStore, task: str | None 
     info = labels.tasks[name]
     rows = labels.table.filter(pc.equal(labels.table.column("task"), name))
     genes = rows.column("gene").to_pylist()
-    index = store.gene_index
-    nodes = np.array([index.get(g, -1) for g in genes], dtype=np.int64)
+    nodes, by_alias = store.gene_nodes(genes)
+    # A gene listed under its own key keeps that row; an old name of it would only add a
+    # second, conflicting row (the same rule as the ingest's label matching).
+    exact = set(nodes[~by_alias].tolist())
+    shadowed = by_alias & np.isin(nodes, list(exact))
+    if by_alias.any():
+        log.info(
+            "%s: %d label genes matched by alias (e.g. %s), %d old names of listed genes ignored",
+            path,
+            int(by_alias.sum() - shadowed.sum()),
+            ", ".join(np.asarray(genes, dtype=object)[by_alias & ~shadowed][:5]),
+            int(shadowed.sum()),
+        )
+    keep = ~shadowed
     return build_task(
         name,
         info["kind"],
         info["classes"],
-        genes,
-        rows.column("label").to_numpy(),
-        nodes,
+        np.asarray(genes, dtype=object)[keep],
+        rows.column("label").to_numpy()[keep],
+        nodes[keep],
         source=str(path),
     )

@@ -188,6 +188,8 @@ def _build(cfg: IngestConfig, builder: StoreBuilder) -> Path:
             builder.write_csr(name, csr)
         builder.write_nodes(nodes)
         builder.write_labels(labels)
+        alias, id_type, node = idmap.alias_rows(genes)
+        builder.write_aliases(pa.table({"alias": alias, "id_type": id_type, "node": node}))
         path = builder.commit(manifest)
     log.info(
         "store %s: %d genes, %d GO terms, edges %s (%.1f s)",

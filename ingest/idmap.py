@@ -232,6 +232,26 @@ class IdMap:
             out_match.append(match)
         return Resolution(id_type, out_genes, out_match)
 
+    def alias_rows(self, genes: Sequence[str]) -> tuple[list[str], list[str], list[int]]:
+        """``(alias, id_type, node)`` of every alias naming a node (genes are nodes
+        ``0..len(genes)-1``), for the store's ``aliases.parquet``.
+
+        Gene keys are left out (they match as themselves), and so is an alias string
+        that two id types give to different genes.
+        """
+        node = {g: i for i, g in enumerate(genes)}
+        seen: dict[str, tuple[str, int] | None] = {}
+        for id_type in ID_TYPES:
+            for alias, gene in self.tables.get(id_type, {}).items():
+                if alias in node or gene not in node:
+                    continue
+                if alias not in seen:
+                    seen[alias] = (id_type, node[gene])
+                elif seen[alias] is not None and seen[alias][1] != node[gene]:
+                    seen[alias] = None
+        rows = sorted((a, *v) for a, v in seen.items() if v is not None)
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
     def rekey(self, by_symbol: dict[str, str], genes: Collection[str]) -> tuple[dict, dict]:
         """``by_symbol`` (e.g. summaries) with entries under another name of a gene also
         under that gene's key, where it has none (NCBI's ``GBA1`` text for STRING's ``GBA``).

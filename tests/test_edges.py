@@ -274,3 +274,54 @@ def test_real_labels_recover_renamed_genes(shared_data):
     assert sum(info["ids"]["alias"] for info in tasks.values()) >= 50
     # An old name of a gene the file also lists under its key never adds a conflict.
     assert tasks["conservation"]["conflicts"] == 0 and tasks["conservation"]["ids"]["shadowed"] > 0
+
+
+def test_user_label_file_at_train_time_uses_the_store_aliases(tmp_path, raw):
+    from genen_scale.tasks import load_user_task
+
+    store = build(tmp_path, raw, {})
+    aliases = store.aliases.to_pandas().set_index("alias")
+    assert aliases.loc["OLDB"].tolist() == ["symbol", 1]
+    assert aliases.loc["Q60006"].tolist() == ["uniprot", 4]
+    assert "SHARED" not in aliases.index and "AAA" not in aliases.index
+    path = write_text(
+        tmp_path / "mine.csv", "gene,label\nOLDB,a\nQ60006,b\nAAA,a\nP10001,b\nZZZ,a\n"
+    )
+    task = load_user_task(path, store)
+    keys = store.nodes.column("key").to_pylist()
+    got = {keys[n]: task.classes[y] for n, y in zip(task.nodes, task.y, strict=True)}
+    # P10001 is AAA's accession: AAA's own row wins over it.
+    assert got == {"AAA": "a", "BBB": "a", "EEE": "b"}
+    assert task.missing_genes == ["ZZZ"]
+
+
+def test_config_table_with_named_columns(tmp_path, raw):
+    from genen_scale.config import load_config
+
+    edges = write_text(tmp_path / "biogrid.txt", "#ID\tEntrez A\tEntrez B\nx1\t1\t2\nx2\t5\t7\n")
+    toml = tmp_path / "ingest.toml"
+    toml.write_text(
+        f'[edges.biogrid]\npath = "{edges}"\nid_type = "entrez"\n'
+        'columns = ["Entrez A", "Entrez B"]\n'
+    )
+    cfg = load_config(
+        IngestConfig,
+        toml,
+        [
+            "--out",
+            str(tmp_path / "store"),
+            "--summaries",
+            str(raw["summaries"]),
+            "--min-score",
+            "400",
+            "--sources.source_dir",
+            str(tmp_path / "raw"),
+        ],  # fmt: skip
+    )
+    assert cfg.edges["biogrid"].columns == ["Entrez A", "Entrez B"]
+    store = GraphStore(build_store(cfg))
+    # Entrez 5 is EEE (NCBI calls it EEE2), 7 is GGG, an NCBI gene STRING lacks.
+    assert set(pairs(store, "biogrid")) == {("AAA", "BBB"), ("BBB", "AAA"), ("EEE", "GGG"),
+                                            ("GGG", "EEE")}  # fmt: skip
+    with pytest.raises(ValueError, match="unknown keys \\['colums'\\]"):
+        IngestConfig(out="x", edges={"b": {"path": str(edges), "colums": ["a", "b"]}})
