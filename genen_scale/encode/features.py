@@ -4,7 +4,8 @@ Files for one feature name, all in ``<store>/features/``:
 
 * ``<name>.npy``: ``[num_nodes, dim]`` float16|float32, row i = node i; read with
   ``np.load(..., mmap_mode="r")``.
-* ``<name>.json``: the sidecar: model, revision, pooling, dim, max_length, dtype, counts
+* ``<name>.json``: the sidecar: model, revision, pooling, dim, max_length, dtype, backend
+  (``torch`` or the ``onnx-int8`` fast path; rows of one are never reused for the other), counts
   and ``row_hashes``, the blake2b-128 hex digest of each node's exact text (UTF-8).
 * ``<name>.npy.partial`` and ``<name>.progress.json``: only while a run is under way or was
   interrupted: the memory-mapped rows written so far and the shards already done.
@@ -33,7 +34,9 @@ log = logging.getLogger(__name__)
 
 HASH = "blake2b-128 of UTF-8 text"
 # Sidecar keys that must match for stored rows to be reused: they fix what a row means.
-IDENTITY_KEYS = ("model", "revision", "pooling", "max_length", "dim", "dtype")
+IDENTITY_KEYS = ("model", "revision", "pooling", "max_length", "dim", "dtype", "backend")
+# What a sidecar written before a key existed meant by it.
+IDENTITY_DEFAULTS = {"backend": "torch"}
 
 
 def text_hashes(texts: Sequence[str]) -> list[str]:
@@ -114,7 +117,8 @@ def read_previous(files: FeatureFiles, identity: dict) -> Previous | None:
     except (OSError, ValueError) as e:
         log.warning("cannot read %s (%s); re-encoding every row", files.npy, e)
         return None
-    changed = {k: (meta.get(k), identity[k]) for k in IDENTITY_KEYS if meta.get(k) != identity[k]}
+    stored = {k: meta.get(k, IDENTITY_DEFAULTS.get(k)) for k in IDENTITY_KEYS}
+    changed = {k: (stored[k], identity[k]) for k in IDENTITY_KEYS if stored[k] != identity[k]}
     if changed:
         log.info("%s was made with other settings %s (old, new); re-encoding", files.npy, changed)
         return None
