@@ -9,14 +9,16 @@ sets its own torch thread count (Ray sets ``OMP_NUM_THREADS=1`` in workers) and 
 model with ``ray.train.torch.prepare_model`` (DDP over gloo on CPU, NCCL on GPU) — the one
 place the model is wrapped.
 
-Checkpoints: after every epoch rank 0 writes one file, ``run_state.pt`` (model, optimiser,
-the fold's :class:`~genen_scale.training.loop.FoldState` and the outputs of finished folds)
-and every rank calls ``ray.train.report``. When a worker dies, Ray Train restarts the group
-(up to ``scaling.max_failures`` times) and ``ray.train.get_checkpoint()`` hands the new
-workers that file; as every epoch's randomness is derived from (seed, fold, epoch, rank),
-a resumed run computes what the uninterrupted one would have. In local mode nothing is
-persisted by Ray, so the file is written to ``<run dir>/checkpoint`` and read back from
-there when a run is resumed.
+Checkpoints (:mod:`.checkpoint`): every rank calls ``ray.train.report`` after every epoch;
+every ``scaling.checkpoint_every`` epochs, and when a fold ends, rank 0 attaches a lean
+checkpoint (model, optimiser, the fold's :class:`~genen_scale.training.worker.FoldState`;
+loaded with ``weights_only=True``). Finished folds' outputs are written once into the run
+directory, not into checkpoints. When a worker dies, Ray Train restarts the group (up to
+``scaling.max_failures`` times) and ``ray.train.get_checkpoint()`` hands the new workers
+the last checkpoint; as every epoch's randomness is derived from (seed, fold, epoch,
+rank), a resumed run computes what the uninterrupted one would have. In local mode
+nothing is persisted by Ray, so the checkpoint is written to ``<run dir>/checkpoint`` and
+read back from there when a run is resumed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import ray
@@ -36,16 +38,13 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchTrainer
 
 from genen_scale.models import build_model
-from genen_scale.training.batches import GraphBatches
+from genen_scale.training.batches import GraphBatches, resolve_full_batch
+from genen_scale.training.checkpoint import load_fold, load_state, save_fold, save_state
 from genen_scale.training.config import ScaleConfig, TrainConfig
 from genen_scale.training.inputs import TrainError, load_inputs
 from genen_scale.training.loop import INIT_STREAM, FoldState, WorkerEnv, derive_seed, train_fold
 
 log = logging.getLogger(__name__)
-
-STATE_FILE = "run_state.pt"
-# Outputs only rank 0 needs to keep (they are large and identical on every rank).
-RANK0_ONLY = ("embeddings", "best_state")
 
 
 @dataclass
@@ -55,6 +54,9 @@ class LoopSpec:
     cfg: TrainConfig
     store: str
     """Path of the store; each worker memory-maps it."""
+    run_dir: str
+    """The run's results directory: rank 0 writes finished folds there (on a cluster it
+    must be shared storage, as Ray Train's ``storage_path`` below it already is)."""
     local_checkpoint_dir: str | None = None
     """Where local mode keeps its checkpoint (Ray Train persists none there)."""
 
@@ -87,8 +89,9 @@ def connect(scaling: ScaleConfig) -> bool:
     return True
 
 
-def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence = ()) -> list[dict]:
-    """Train every fold of ``cfg`` on Ray Train; rank 0's per-fold outputs, in fold order.
+def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence = ()) -> None:
+    """Train every fold of ``cfg`` on Ray Train; the folds land in ``run_dir``
+    (:func:`~genen_scale.training.checkpoint.load_fold` reads them).
 
     Args:
         cfg: The run's config.
@@ -104,6 +107,7 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
     spec = LoopSpec(
         cfg,
         str(Path(store).resolve()),
+        str(run_dir.resolve()),
         str(run_dir / "checkpoint") if sc.num_workers == 0 else None,
     )
     trainer = TorchTrainer(
@@ -122,15 +126,14 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
             callbacks=list(callbacks),
         ),
     )
-    return trainer.fit().return_value
+    trainer.fit()
 
 
-def train_loop_per_worker(config: dict) -> list[dict] | None:
+def train_loop_per_worker(config: dict) -> None:
     """Ray Train's worker function: every fold of the run, resuming from a checkpoint.
 
-    Returns:
-        On rank 0 the outputs of :func:`~genen_scale.training.loop.train_fold` for each
-        fold in order; None on other ranks.
+    Finished folds are written into the run directory by rank 0
+    (:func:`~genen_scale.training.checkpoint.save_fold`); the driver reads them there.
     """
     spec: LoopSpec = config["spec"]
     cfg = spec.cfg
@@ -140,9 +143,14 @@ def train_loop_per_worker(config: dict) -> list[dict] | None:
     env = _worker_env(cfg.scaling)
     inputs = load_inputs(spec.store, cfg.data, cfg.eval, cfg.seed)
     d = cfg.data
-    batches = GraphBatches(inputs.csr, inputs.x, d.fanouts, d.batch_size, d.full_batch, env.device)
+    full = resolve_full_batch(d, cfg.model, inputs.csr, inputs.x.shape[1], log_choice=env.rank == 0)
+    batches = GraphBatches(
+        inputs.csr, inputs.x, d.fanouts, d.batch_size, full, env.device, cfg.model
+    )
+    run_dir = Path(spec.run_dir)
     saved = _restore(spec)
-    done: dict[int, dict] = saved["done"] if saved else {}
+    done = {f.index for f in inputs.folds if load_fold(run_dir, f.index) is not None}
+    every = cfg.scaling.checkpoint_every
     for fold in inputs.folds:
         if fold.index in done:
             continue
@@ -151,7 +159,7 @@ def train_loop_per_worker(config: dict) -> list[dict] | None:
         state, optim_state = FoldState(), None
         if saved and saved["fold"] == fold.index:
             model.load_state_dict(saved["model"])
-            state, optim_state = FoldState(**saved["fold_state"]), saved["optim"]
+            state, optim_state = saved["fold_state"], saved["optim"]
             if env.rank == 0:
                 log.info(
                     "fold %d: resuming after epoch %d from checkpoint", fold.index, state.epoch - 1
@@ -164,18 +172,10 @@ def train_loop_per_worker(config: dict) -> list[dict] | None:
             optimizer.load_state_dict(optim_state)
 
         def checkpoint(st: FoldState, fold_index=fold.index, model=model, optimizer=optimizer):
-            _report(
-                spec,
-                env,
-                {
-                    "fold": fold_index,
-                    "fold_state": asdict(st),
-                    "model": _unwrap_state(model),
-                    "optim": optimizer.state_dict(),
-                    "done": done,
-                },
-                st,
-            )
+            tensors = None
+            if st.epoch % every == 0:
+                tensors = {"model": _unwrap_state(model), "optim": optimizer.state_dict()}
+            _report(spec, env, fold_index, st, tensors, sorted(done))
 
         out = train_fold(
             model,
@@ -188,22 +188,13 @@ def train_loop_per_worker(config: dict) -> list[dict] | None:
             env,
             state,
             on_epoch=checkpoint,
+            model_name=cfg.model.arch,
         )
-        done[fold.index] = (
-            out if env.rank == 0 else {k: v for k, v in out.items() if k not in RANK0_ONLY}
-        )
+        if env.rank == 0:
+            save_fold(run_dir, out)
+        done.add(fold.index)
         # A checkpoint between folds, so that a failure now does not redo this fold.
-        _report(spec, env, {"fold": None, "done": done}, state)
-    if env.rank != 0:
-        return None
-    # Ray refuses torch tensors in a return value; the driver turns these back.
-    return [
-        {
-            **done[f.index],
-            "best_state": {k: v.numpy() for k, v in done[f.index]["best_state"].items()},
-        }
-        for f in inputs.folds
-    ]
+        _report(spec, env, None, state, {}, sorted(done))
 
 
 def _worker_env(scaling: ScaleConfig) -> WorkerEnv:
@@ -221,43 +212,43 @@ def _unwrap_state(model: torch.nn.Module) -> dict:
     return getattr(model, "module", model).state_dict()
 
 
-def _report(spec: LoopSpec, env: WorkerEnv, payload: dict, st: FoldState) -> None:
-    """Rank 0 writes the checkpoint; every rank reports (``ray.train.report`` is a barrier)."""
+def _report(
+    spec: LoopSpec,
+    env: WorkerEnv,
+    fold: int | None,
+    st: FoldState,
+    tensors: dict | None,
+    done: list[int],
+) -> None:
+    """Every rank reports the epoch (``ray.train.report`` is a barrier); with ``tensors``
+    rank 0 attaches a checkpoint of them (``{}`` between folds)."""
     last = st.history[-1] if st.history else {}
     metrics = {
-        "fold": payload["fold"] if payload["fold"] is not None else -1,
+        "fold": fold if fold is not None else -1,
         "epoch": st.epoch - 1,
         "loss": last.get("loss", float("nan")),
         "pid": os.getpid(),
     }  # pid: which process reported, for monitoring and tests
-    if env.rank != 0:
+    if env.rank != 0 or tensors is None:
         ray.train.report(metrics, checkpoint=None)
         return
     if spec.local_checkpoint_dir is not None:
         path = Path(spec.local_checkpoint_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        _save_atomic(payload, path / STATE_FILE)
+        save_state(path, fold, st, tensors, done)
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(path))
         return
     # Reports upload synchronously, so the temporary directory may go once report returns.
     with tempfile.TemporaryDirectory(prefix="genen-ckpt-") as tmp:
-        torch.save(payload, Path(tmp) / STATE_FILE)
+        save_state(Path(tmp), fold, st, tensors, done)
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(tmp))
-
-
-def _save_atomic(payload: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
 
 
 def _restore(spec: LoopSpec) -> dict | None:
     ckpt = ray.train.get_checkpoint()
     if ckpt is None and spec.local_checkpoint_dir is not None:
         local = Path(spec.local_checkpoint_dir)
-        ckpt = Checkpoint.from_directory(local) if (local / STATE_FILE).is_file() else None
+        return load_state(local)
     if ckpt is None:
         return None
     with ckpt.as_directory() as d:
-        # Our own file, holding numpy arrays and dicts besides tensors.
-        return torch.load(Path(d) / STATE_FILE, weights_only=False, map_location="cpu")
+        return load_state(Path(d))
