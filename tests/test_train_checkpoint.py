@@ -104,9 +104,9 @@ def test_checkpoints_every_n_epochs_hold_no_fold_outputs(store, tmp_path, monkey
     saved = []
     real = checkpoint.save_state
 
-    def spy(directory, fold, state, tensors, done):
-        saved.append((fold, state.epoch, sorted(tensors)))
-        return real(directory, fold, state, tensors, done)
+    def spy(directory, folds, states, tensors, done, stacked):
+        saved.append((folds, states[0].epoch, sorted(tensors)))
+        return real(directory, folds, states, tensors, done, stacked)
 
     monkeypatch.setattr("genen_scale.training.distributed.save_state", spy)
     cfg = small_config(
@@ -114,7 +114,7 @@ def test_checkpoints_every_n_epochs_hold_no_fold_outputs(store, tmp_path, monkey
         "--optim.patience", "5", "--eval.folds_to_run", "[0]", "--eval.baselines", "[]",
     )  # fmt: skip
     run_dir, _ = run(cfg)
-    assert saved == [(0, 2, ["model", "optim"]), (0, 4, ["model", "optim"]), (None, 5, [])]
+    assert saved == [([0], 2, ["model", "optim"]), ([0], 4, ["model", "optim"]), ([], 0, [])]
     doc = json.loads((run_dir / "checkpoint" / STATE_JSON).read_text())
     assert doc["done"] == [0] and os.path.getsize(run_dir / "checkpoint" / STATE_TENSORS) < 2000
     assert np.load(run_dir / "embeddings_fold0.npy").shape[1] == cfg.model.hidden

@@ -51,19 +51,33 @@ def _replace_atomic(path: Path, write) -> None:
 
 
 def save_state(
-    directory: Path, fold: int | None, state: FoldState, tensors: dict, done: list[int]
+    directory: Path,
+    folds: list[int],
+    states: list[FoldState],
+    tensors: dict,
+    done: list[int],
+    stacked: bool = False,
 ) -> None:
-    """Write a checkpoint of fold ``fold`` (None: between folds) into ``directory``.
+    """Write a checkpoint of the folds in progress (none: between folds) into ``directory``.
 
     Args:
-        tensors: ``{"model": state_dict, "optim": state_dict}``; the best weights are
-            taken from ``state``.
+        folds, states: The folds in progress and their states (several when stacked).
+        tensors: ``{"model": state_dict, "optim": state_dict}`` (``{}`` between folds);
+            the best weights are taken from ``states``.
+        stacked: ``model`` is a :class:`~genen_scale.stacked.StackedGCN`.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    meta = {k: v for k, v in asdict(state).items() if k != "best_state"}
-    payload = {**tensors, "best_state": state.best_state} if fold is not None else {}
+    states = states if folds else []  # between folds nothing is in progress
+    metas = [{k: v for k, v in asdict(st).items() if k != "best_state"} for st in states]
+    payload = {**tensors, "best_states": [st.best_state for st in states]} if folds else {}
     _replace_atomic(directory / STATE_TENSORS, lambda p: torch.save(payload, p))
-    doc = {"format": FORMAT, "fold": fold, "fold_state": meta, "done": sorted(done)}
+    doc = {
+        "format": FORMAT,
+        "folds": list(folds),
+        "stacked": stacked,
+        "fold_states": metas,
+        "done": sorted(done),
+    }
     _replace_atomic(directory / STATE_JSON, lambda p: p.write_text(json.dumps(doc)))
 
 
@@ -71,7 +85,7 @@ def load_state(directory: Path) -> dict | None:
     """The checkpoint in ``directory`` (None if there is none).
 
     Returns:
-        ``{"fold", "done", "fold_state": FoldState, "model", "optim"}``.
+        ``{"folds", "stacked", "done", "fold_states": [FoldState], "model", "optim"}``.
 
     Raises:
         TrainError: The files are not a checkpoint this tool wrote (unknown format, or
@@ -90,11 +104,14 @@ def load_state(directory: Path) -> dict | None:
             f"checkpoint {directory} is not one this tool wrote and is not loaded ({e}); "
             "remove it, or start a new run without --resume"
         ) from None
-    fold_state = FoldState(**doc["fold_state"], best_state=tensors.get("best_state"))
+    best = tensors.get("best_states", [None] * len(doc["folds"]))
     return {
-        "fold": doc["fold"],
+        "folds": doc["folds"],
+        "stacked": doc["stacked"],
         "done": doc["done"],
-        "fold_state": fold_state,
+        "fold_states": [
+            FoldState(**m, best_state=b) for m, b in zip(doc["fold_states"], best, strict=True)
+        ],
         "model": tensors.get("model"),
         "optim": tensors.get("optim"),
     }

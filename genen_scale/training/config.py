@@ -143,6 +143,10 @@ class ScaleConfig:
     """Worker-group restarts allowed; each resumes from the last checkpoint."""
     checkpoints_to_keep: int = 2
     """Checkpoints kept in storage (each holds the latest state, so 1 suffices to resume)."""
+    stack_folds: bool = True
+    """Train the folds of a full-batch GCN run (unit or fixed edge weights) together as
+    one stacked model: one SpMM per layer serves every fold; per-fold results equal
+    training each fold alone. Sampled runs, GAT and learned edge weights go fold by fold."""
     checkpoint_every: int = 1
     """Epochs between checkpoints (and at every fold's end). A checkpoint holds only
     model, optimiser and fold counters, so writing one costs milliseconds; raise it when

@@ -28,6 +28,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import ray
@@ -37,12 +38,16 @@ import torch
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
+from genen_scale.folds import Fold
 from genen_scale.models import build_model
+from genen_scale.stacked import StackedGCN, can_stack
 from genen_scale.training.batches import GraphBatches, resolve_full_batch
 from genen_scale.training.checkpoint import load_fold, load_state, save_fold, save_state
 from genen_scale.training.config import ScaleConfig, TrainConfig
-from genen_scale.training.inputs import TrainError, load_inputs
+from genen_scale.training.evaluation import FoldOutputs
+from genen_scale.training.inputs import RunInputs, TrainError, load_inputs
 from genen_scale.training.loop import INIT_STREAM, FoldState, WorkerEnv, derive_seed, train_fold
+from genen_scale.training.stacked_loop import train_folds_stacked
 
 log = logging.getLogger(__name__)
 
@@ -150,51 +155,75 @@ def train_loop_per_worker(config: dict) -> None:
     run_dir = Path(spec.run_dir)
     saved = _restore(spec)
     done = {f.index for f in inputs.folds if load_fold(run_dir, f.index) is not None}
-    every = cfg.scaling.checkpoint_every
-    for fold in inputs.folds:
-        if fold.index in done:
-            continue
-        torch.manual_seed(derive_seed(cfg.seed, fold.index, INIT_STREAM))
-        model = build_model(cfg.model, inputs.x.shape[1], inputs.task.num_outputs, inputs.csr.nnz)
-        state, optim_state = FoldState(), None
-        if saved and saved["fold"] == fold.index:
-            model.load_state_dict(saved["model"])
-            state, optim_state = saved["fold_state"], saved["optim"]
+    pending = [f for f in inputs.folds if f.index not in done]
+    stack = full and cfg.scaling.stack_folds and can_stack(cfg.model) and len(pending) > 1
+    groups = [pending] if stack else [[f] for f in pending]
+    if env.rank == 0 and stack:
+        log.info("training folds %s together as one stacked model", [f.index for f in pending])
+    for group in groups:
+        outputs = _train_group(cfg, spec, env, inputs, batches, group, saved, stack, done)
+        for out in outputs:
             if env.rank == 0:
-                log.info(
-                    "fold %d: resuming after epoch %d from checkpoint", fold.index, state.epoch - 1
-                )
-        model = ray.train.torch.prepare_model(model, move_to_device=env.device)
-        optimizer = torch.optim.Adam(
-            model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
-        )
-        if optim_state is not None:
-            optimizer.load_state_dict(optim_state)
+                save_fold(run_dir, out)
+            done.add(out.result.fold)
+        # A checkpoint between folds, so that a failure now does not redo these folds.
+        _report(spec, env, [], [FoldState()], {}, sorted(done))
 
-        def checkpoint(st: FoldState, fold_index=fold.index, model=model, optimizer=optimizer):
-            tensors = None
-            if st.epoch % every == 0:
-                tensors = {"model": _unwrap_state(model), "optim": optimizer.state_dict()}
-            _report(spec, env, fold_index, st, tensors, sorted(done))
 
-        out = train_fold(
-            model,
-            optimizer,
-            inputs,
-            fold,
-            batches,
-            cfg.optim,
-            cfg.seed,
-            env,
-            state,
-            on_epoch=checkpoint,
-            model_name=cfg.model.arch,
+def _train_group(
+    cfg: TrainConfig,
+    spec: LoopSpec,
+    env: WorkerEnv,
+    inputs: RunInputs,
+    batches: GraphBatches,
+    group: list[Fold],
+    saved: dict | None,
+    stacked: bool,
+    done: set[int],
+) -> list[FoldOutputs]:
+    """Train one fold, or several stacked, from scratch or from the checkpoint ``saved``."""
+    models = []
+    for fold in group:
+        torch.manual_seed(derive_seed(cfg.seed, fold.index, INIT_STREAM))
+        models.append(
+            build_model(cfg.model, inputs.x.shape[1], inputs.task.num_outputs, inputs.csr.nnz)
         )
+    model = StackedGCN.from_models(models) if stacked else models[0]
+    indices = [f.index for f in group]
+    states, optim_state = [FoldState() for _ in group], None
+    if saved and saved["folds"] == indices and saved["stacked"] == stacked:
+        model.load_state_dict(saved["model"])
+        states, optim_state = saved["fold_states"], saved["optim"]
         if env.rank == 0:
-            save_fold(run_dir, out)
-        done.add(fold.index)
-        # A checkpoint between folds, so that a failure now does not redo this fold.
-        _report(spec, env, None, state, {}, sorted(done))
+            log.info("folds %s: resuming after epoch %d", indices, states[0].epoch - 1)
+    model = ray.train.torch.prepare_model(model, move_to_device=env.device)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+    )
+    if optim_state is not None:
+        optimizer.load_state_dict(optim_state)
+    every = cfg.scaling.checkpoint_every
+
+    def checkpoint(sts: list[FoldState]) -> None:
+        tensors = None
+        if max(st.epoch for st in sts) % every == 0:
+            tensors = {"model": _unwrap_state(model), "optim": optimizer.state_dict()}
+        _report(spec, env, indices, sts, tensors, sorted(done), stacked)
+
+    common = (inputs, group if stacked else group[0], batches, cfg.optim, cfg.seed, env)
+    if stacked:
+        return train_folds_stacked(
+            model, optimizer, *common, states, checkpoint, model_name=cfg.model.arch
+        )
+    out = train_fold(
+        model,
+        optimizer,
+        *common,
+        states[0],
+        on_epoch=lambda st: checkpoint([st]),
+        model_name=cfg.model.arch,
+    )
+    return [out]
 
 
 def _worker_env(scaling: ScaleConfig) -> WorkerEnv:
@@ -215,31 +244,35 @@ def _unwrap_state(model: torch.nn.Module) -> dict:
 def _report(
     spec: LoopSpec,
     env: WorkerEnv,
-    fold: int | None,
-    st: FoldState,
+    folds: list[int],
+    states: list[FoldState],
     tensors: dict | None,
     done: list[int],
+    stacked: bool = False,
 ) -> None:
     """Every rank reports the epoch (``ray.train.report`` is a barrier); with ``tensors``
     rank 0 attaches a checkpoint of them (``{}`` between folds)."""
-    last = st.history[-1] if st.history else {}
+    last = states[0].history[-1] if states[0].history else {}
     metrics = {
-        "fold": fold if fold is not None else -1,
-        "epoch": st.epoch - 1,
+        "fold": folds[0] if folds else -1,
+        "epoch": max(st.epoch for st in states) - 1,
         "loss": last.get("loss", float("nan")),
         "pid": os.getpid(),
     }  # pid: which process reported, for monitoring and tests
     if env.rank != 0 or tensors is None:
         ray.train.report(metrics, checkpoint=None)
         return
+    write = partial(
+        save_state, folds=folds, states=states, tensors=tensors, done=done, stacked=stacked
+    )
     if spec.local_checkpoint_dir is not None:
         path = Path(spec.local_checkpoint_dir)
-        save_state(path, fold, st, tensors, done)
+        write(path)
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(path))
         return
     # Reports upload synchronously, so the temporary directory may go once report returns.
     with tempfile.TemporaryDirectory(prefix="genen-ckpt-") as tmp:
-        save_state(Path(tmp), fold, st, tensors, done)
+        write(Path(tmp))
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(tmp))
 
 
