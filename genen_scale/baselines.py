@@ -35,6 +35,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
+from genen_scale.fold_result import FoldResult, Predictions
 from genen_scale.folds import Fold
 from genen_scale.metrics import evaluate, evaluate_with_groups, primary_metric
 from genen_scale.tasks import Task
@@ -92,15 +93,18 @@ def run_baseline(
         name: ``logreg`` (ridge on regression tasks) or ``mlp``.
         task: The task; ``task.nodes`` index the rows of ``features``.
         features: Node feature matrix (a memory map is fine: only the task's rows are read).
-        folds: Splits from :func:`genen_scale.folds.make_folds`; each needs a validation split.
+        folds: Splits from :func:`genen_scale.folds.make_folds`.
         seed: Seed of the models' initialisation and batch order.
         config: Hyperparameter grids and MLP limits; defaults to :class:`BaselineConfig`.
         groups: Optional group of each of ``task``'s genes (e.g. study groups); adds the
             primary metric per group (:func:`genen_scale.metrics.evaluate_with_groups`).
 
     Returns:
-        One dict per fold: the :func:`genen_scale.metrics.evaluate` metrics on the test
-        rows plus ``val_<primary>``, the selected model's validation score.
+        One :class:`~genen_scale.fold_result.FoldResult` per fold: test metrics (with
+        per-group primary metrics), the selected model's validation metrics and the
+        val/test predictions. A fold without validation genes (the paper's protocol)
+        fits the library-default penalty (``C = 1``, ``alpha = 1``; MLP: the first grid
+        values for ``mlp_max_epochs`` epochs) since nothing can select one.
 
     Shapes:
         features: ``[num_nodes, dim]``.
@@ -113,21 +117,24 @@ def run_baseline(
     primary = primary_metric(task.kind)
     results = []
     for fold in tqdm(folds, desc=f"{name} on {task.name}", unit="fold", leave=False):
-        if len(fold.val) == 0:
-            raise ValueError(
-                f"fold {fold.index} has no validation split, which baselines need for model "
-                "selection; make folds with val_fraction > 0"
-            )
         scaler = StandardScaler().fit(x[fold.train])
-        train, val = ((scaler.transform(x[idx]), task.y[idx]) for idx in (fold.train, fold.val))
-        model, val_score, params = select(task, train, val, seed, config)
-        metrics = evaluate_with_groups(
+        train = (scaler.transform(x[fold.train]), task.y[fold.train])
+        if len(fold.val):
+            val = (scaler.transform(x[fold.val]), task.y[fold.val])
+            model, _, params = select(task, train, val, seed, config)
+        else:
+            model, params = _fit_default(name, task, train, seed, config)
+        scores = {
+            split: _scores(task, model, scaler.transform(x[idx])) if len(idx) else np.zeros(0)
+            for split, idx in (("val", fold.val), ("test", fold.test))
+        }
+        test = evaluate_with_groups(
             task.kind,
             task.y[fold.test],
-            _scores(task, model, scaler.transform(x[fold.test])),
+            scores["test"],
             None if groups is None else groups[fold.test],
         )
-        metrics[f"val_{primary}"] = val_score
+        val_metrics = evaluate(task.kind, task.y[fold.val], scores["val"]) if len(fold.val) else {}
         log.info(
             "%s on %s fold %d: %s (val %s %.3f), test %s %.3f",
             name,
@@ -135,12 +142,38 @@ def run_baseline(
             fold.index,
             params,
             primary,
-            val_score,
+            val_metrics.get(primary, float("nan")),
             primary,
-            metrics[primary],
+            test[primary],
         )
-        results.append(metrics)
+        predictions = Predictions.concat(
+            [
+                Predictions.of(split, task.nodes[idx], task.y[idx], scores[split])
+                for split, idx in (("val", fold.val), ("test", fold.test))
+            ]
+        )
+        results.append(FoldResult(name, fold.index, val_metrics, test, predictions, params=params))
     return results
+
+
+def _fit_default(name: str, task: Task, train: Split, seed: int, config: BaselineConfig):
+    """The model fitted without a validation split: library-default penalties."""
+    if name == "mlp":
+        cls = MLPRegressor if task.kind == "regression" else MLPClassifier
+        hidden, alpha = config.mlp_hidden[0], config.mlp_alpha[0]
+        model = cls((hidden,), alpha=alpha, max_iter=config.mlp_max_epochs, random_state=seed)
+        params = {"hidden": hidden, "alpha": alpha, "epochs": config.mlp_max_epochs}
+    elif task.kind == "regression":
+        model, params = Ridge(alpha=1.0), {"alpha": 1.0}
+    else:
+        model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+        if task.kind == "multilabel":
+            model = OneVsRestClassifier(model)
+        params = {"C": 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(*train)
+    return model, params
 
 
 def _scores(task: Task, model, x: np.ndarray) -> np.ndarray:

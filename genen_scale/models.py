@@ -2,7 +2,10 @@
 
 The models know nothing of Ray or of sampling: they take node features and a (sampled or
 full) ``edge_index`` in PyG's ``[source, target]`` convention and return one row per
-node. Ray Train wraps them elsewhere.
+node. Ray Train wraps them elsewhere. GCN propagates as one sparse-dense matmul per layer
+when handed the graph's normalised :class:`~genen_scale.adjacency.Adjacency`
+(:func:`build_adjacency`, built once per graph or batch); without it GCNConv's
+``edge_index`` path runs, kept as the reference the sparse path is tested against.
 
 Architecture (paper, "Methods"): ``layers`` hidden message-passing layers — GCNConv +
 ReLU, or multi-head GATConv (heads concatenated) + ELU with attention dropout — each
@@ -24,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv
+
+from genen_scale.adjacency import Adjacency
 
 ARCHS = ("gcn", "gat")
 EDGE_WEIGHTS = ("none", "fixed", "learned")
@@ -162,51 +167,143 @@ class GenenGNN(nn.Module):
             raise ValueError("edge_weight='learned' needs e_id, the CSR positions of the edges")
         return torch.sigmoid(self.edge_logit[e_id])
 
-    def _propagate(self, conv: nn.Module, x: Tensor, edge_index: Tensor, w: Tensor | None):
-        if isinstance(conv, GCNConv):
+    def _propagate(
+        self,
+        conv: nn.Module,
+        x: Tensor,
+        edge_index: Tensor,
+        w: Tensor | None,
+        adj: Adjacency | None,
+        values: Tensor | None,
+    ) -> Tensor:
+        if isinstance(conv, GATConv):
+            return conv(x, edge_index)
+        if adj is None:  # the edge_index reference path: one [E, F] message per edge
             return conv(x, edge_index, w)
-        return conv(x, edge_index)
+        # GCNConv is lin -> propagate -> bias; the propagation is one SpMM here.
+        out = adj.matmul(conv.lin(x), values)
+        return out if conv.bias is None else out + conv.bias
 
-    def _hidden(self, x: Tensor, edge_index: Tensor, w: Tensor | None) -> Tensor:
-        act = F.relu if self.cfg.arch == "gcn" else F.elu
-        for i, conv in enumerate(self.convs):
-            if i:
-                x = F.dropout(x, self.cfg.dropout, self.training)
-            x = act(self._propagate(conv, x, edge_index, w))
-        return x
-
-    def embed(
+    def _hidden(
         self,
         x: Tensor,
         edge_index: Tensor,
+        w: Tensor | None,
+        adj: Adjacency | None,
+        values: Tensor | None,
+        ax: Tensor | None,
+        generator: torch.Generator | None,
+    ) -> Tensor:
+        act = F.relu if self.cfg.arch == "gcn" else F.elu
+        for i, conv in enumerate(self.convs):
+            if i:
+                x = dropout(x, self.cfg.dropout, self.training, generator)
+            if i == 0 and ax is not None:
+                # (A x) W = A (x W): the propagated fixed input, computed once by the caller.
+                h = conv.lin(ax)
+                x = act(h if conv.bias is None else h + conv.bias)
+            else:
+                x = act(self._propagate(conv, x, edge_index, w, adj, values))
+        return x
+
+    def embed(self, *args, **kwargs) -> Tensor:
+        """The last hidden layer (after its activation): the refined node embeddings.
+
+        Arguments as in :meth:`forward`. Shapes: ``-> [N, hidden]``.
+        """
+        return self.forward(*args, **kwargs, embeddings=True)[1]
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor | None,
         edge_weight: Tensor | None = None,
         e_id: Tensor | None = None,
-    ) -> Tensor:
-        """The last hidden layer (after its activation): the refined node embeddings.
+        adj: Adjacency | None = None,
+        ax: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        embeddings: bool = False,
+    ):
+        """Predictions for every node of the (sub)graph.
 
         Args:
             x: Node features.
-            edge_index: ``[source, target]`` local node ids (a sampled or full graph).
+            edge_index: ``[source, target]`` local node ids (a sampled or full graph);
+                GAT reads it, and GCN when ``adj`` is None (the reference path).
             edge_weight: Per-edge CSR weights; used with ``edge_weight="fixed"``.
             e_id: CSR positions of the edges; used with ``edge_weight="learned"``.
+            adj: The graph's :class:`~genen_scale.adjacency.Adjacency` (GCN): propagate
+                as one SpMM per layer; its cached values serve ``none``/``fixed``.
+            ax: ``adj.matmul(x)`` precomputed (fixed weights only): the first layer
+                starts from it instead of propagating ``x``.
+            generator: Draws the dropout masks (default: torch's global RNG).
+            embeddings: Also return the last hidden layer, from the same pass.
 
         Shapes:
-            x: ``[N, in_dim]``; edge_index: ``[2, E]``; edge_weight, e_id: ``[E]``
-            -> ``[N, hidden]``.
+            x: ``[N, in_dim]``; edge_index: ``[2, E]``; edge_weight, e_id: ``[E]``;
+            ax: ``[N, in_dim]`` -> ``[N, out_dim]`` (and ``[N, hidden]``).
         """
-        return self._hidden(x, edge_index, self._edge_weight(edge_weight, e_id))
-
-    def forward(self, x, edge_index, edge_weight=None, e_id=None) -> Tensor:
-        """Predictions for every node of the (sub)graph; arguments as in :meth:`embed`.
-
-        Shapes:
-            ``[N, in_dim]``, ``[2, E]``, ``[E]``, ``[E]`` -> ``[N, out_dim]``.
-        """
-        w = self._edge_weight(edge_weight, e_id)
-        h = F.dropout(self._hidden(x, edge_index, w), self.cfg.dropout, self.training)
+        w = values = None
+        if adj is None or self.cfg.arch == "gat":
+            w = self._edge_weight(edge_weight, e_id)
+        elif self.cfg.edge_weight == "learned":
+            # Recomputed each pass ([E] work): gradients flow into edge_logit.
+            values = adj.values(self._edge_weight(edge_weight, e_id))
+        # else: adj's cached values (build_adjacency) hold the unit or fixed weights.
+        h = self._hidden(x, edge_index, w, adj, values, ax, generator)
+        z = dropout(h, self.cfg.dropout, self.training, generator)
         if isinstance(self.head, nn.Linear):
-            return self.head(h)
-        return self._propagate(self.head, h, edge_index, w)
+            out = self.head(z)
+        else:
+            out = self._propagate(self.head, z, edge_index, w, adj, values)
+        return (out, h) if embeddings else out
+
+
+def build_adjacency(
+    cfg: ModelConfig,
+    edge_index: Tensor,
+    num_nodes: int,
+    edge_weight: Tensor | None = None,
+) -> Adjacency | None:
+    """The :class:`~genen_scale.adjacency.Adjacency` a GCN of ``cfg`` propagates over
+    (None for GAT, which keeps PyG's attention path): build it once per graph or batch.
+
+    Unit (``none``) or ``fixed`` weights are folded into cached values here; ``learned``
+    values are computed from the model's parameter in every forward pass.
+
+    Shapes:
+        edge_index: ``[2, E]`` ``[source, target]``; edge_weight: ``[E]``.
+    """
+    if cfg.arch != "gcn":
+        return None
+    adj = Adjacency.build(edge_index, num_nodes, cfg.normalize, cfg.self_loops and cfg.normalize)
+    if cfg.edge_weight == "none":
+        return adj.cache(None)
+    if cfg.edge_weight == "fixed":
+        if edge_weight is None:
+            raise ValueError("edge_weight='fixed' needs the batch's edge_weight (CSR weight)")
+        return adj.cache(edge_weight)
+    return adj
+
+
+def propagate_input(adj: Adjacency | None, cfg: ModelConfig, x: Tensor) -> Tensor | None:
+    """``A x`` for the first GCN layer, or None where it cannot be precomputed.
+
+    Valid because the first layer is linear before its activation and no dropout comes
+    before it, so ``(A x) W = A (x W)``; needs the adjacency's values fixed (not learned).
+    """
+    if adj is None or adj.const is None or cfg.edge_weight == "learned":
+        return None
+    return adj.matmul(x)
+
+
+def dropout(x: Tensor, p: float, training: bool, generator: torch.Generator | None) -> Tensor:
+    """Inverted dropout whose mask comes from ``generator``: the per-fold streams of a
+    fold-stacked model (:mod:`genen_scale.stacked`) draw the very masks of a lone model."""
+    if not training or p == 0.0:
+        return x
+    keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
+    return x * keep.div_(1.0 - p)
 
 
 def build_model(

@@ -49,10 +49,15 @@ def test_baselines_find_the_class_word_on_toy_binary(tiny_store, text_features, 
     results = run_baseline(name, task, text_features, folds, seed=0, config=SMALL_MLP)
 
     assert len(results) == len(folds)
-    for r in results:
-        assert set(r) == {"auc", "f1", "accuracy", "val_auc"}
+    for r, fold in zip(results, folds, strict=True):
+        assert set(r.test) == {"auc", "f1", "accuracy"} and set(r.val) == set(r.test)
         # Chance is 0.5; the class word separates the classes.
-        assert r["auc"] > 0.9 and r["accuracy"] > 0.8, r
+        assert r.test["auc"] > 0.9 and r.test["accuracy"] > 0.8, r.test
+        # Predictions: every val and test gene once, the scores the metrics came from.
+        p = r.predictions
+        assert sorted(p.node[p.split == "test"]) == sorted(task.nodes[fold.test])
+        assert sorted(p.node[p.split == "val"]) == sorted(task.nodes[fold.val])
+        assert ((p.score >= 0) & (p.score <= 1)).all()
 
 
 def test_logreg_on_regression_is_ridge_and_tracks_the_target(tiny_store, text_features):
@@ -60,8 +65,8 @@ def test_logreg_on_regression_is_ridge_and_tracks_the_target(tiny_store, text_fe
     results = run_baseline("logreg", task, text_features, make_folds(task, k=4), seed=0)
     assert len(results) == 4
     for r in results:
-        assert set(r) == {"pearson", "spearman", "mse", "val_pearson"}
-        assert r["pearson"] > 0.8 and r["mse"] < np.var(task.y), r
+        assert set(r.test) == {"pearson", "spearman", "mse"}
+        assert r.test["pearson"] > 0.8 and r.test["mse"] < np.var(task.y), r.test
 
 
 @pytest.mark.parametrize("kind", ["multiclass", "multilabel"])
@@ -70,13 +75,15 @@ def test_baselines_on_multiclass_and_multilabel(kind, name):
     task, features = _synthetic(kind)
     results = run_baseline(name, task, features, make_folds(task, k=3), seed=0, config=SMALL_MLP)
     assert len(results) == 3
-    assert all(r["auc"] > 0.75 for r in results), results
+    assert all(r.test["auc"] > 0.75 for r in results), [r.test for r in results]
+    assert all(r.predictions.score.shape == (len(r.predictions.node), 3) for r in results)
 
 
 def test_test_rows_never_influence_fitting_or_selection(tiny_store, text_features):
     task = load_task(tiny_store, "toy_binary")
     fold = make_folds(task, k=4, seed=0)[0]
     clean = run_baseline("logreg", task, text_features, [fold], seed=0)[0]
+    clean = {**clean.test, "val_auc": clean.val["auc"]}
 
     # Flip the test labels and scramble the test rows' features: train and val are the
     # same, so the validation score must not move, and the test AUC must flip.
@@ -85,12 +92,12 @@ def test_test_rows_never_influence_fitting_or_selection(tiny_store, text_feature
     poisoned = dataclasses.replace(task, y=poisoned_y)
     features = text_features.copy()
     features[task.nodes[fold.test]] *= 100.0
-    scaled = run_baseline("logreg", poisoned, features, [fold], seed=0)[0]
+    scaled = run_baseline("logreg", poisoned, features, [fold], seed=0)[0].val
 
-    assert scaled["val_auc"] == clean["val_auc"]
+    assert scaled["auc"] == clean["val_auc"]
     flipped = run_baseline("logreg", poisoned, text_features, [fold], seed=0)[0]
-    assert flipped["val_auc"] == clean["val_auc"]
-    assert flipped["auc"] == pytest.approx(1 - clean["auc"])
+    assert flipped.val["auc"] == clean["val_auc"]
+    assert flipped.test["auc"] == pytest.approx(1 - clean["auc"])
 
 
 def test_mlp_is_deterministic_by_seed(tiny_store, text_features):
@@ -98,7 +105,8 @@ def test_mlp_is_deterministic_by_seed(tiny_store, text_features):
     folds = make_folds(task, k=3, seed=1)[:1]
     a = run_baseline("mlp", task, text_features, folds, seed=5, config=SMALL_MLP)
     b = run_baseline("mlp", task, text_features, folds, seed=5, config=SMALL_MLP)
-    assert a == b
+    assert [r.test for r in a] == [r.test for r in b]
+    assert np.array_equal(a[0].predictions.score, b[0].predictions.score)
 
 
 def test_memory_mapped_features_are_accepted(tiny_store, text_features, tmp_path):
@@ -106,14 +114,23 @@ def test_memory_mapped_features_are_accepted(tiny_store, text_features, tmp_path
     task = load_task(tiny_store, "toy_binary")
     folds = make_folds(task, k=3)
     mapped = run_baseline("logreg", task, np.load(tmp_path / "x.npy", mmap_mode="r"), folds)
-    assert mapped == run_baseline("logreg", task, text_features, folds)
+    plain = run_baseline("logreg", task, text_features, folds)
+    assert [r.test for r in mapped] == [r.test for r in plain]
 
 
 def test_errors_name_the_problem(tiny_store, text_features):
     task = load_task(tiny_store, "toy_binary")
     with pytest.raises(ValueError, match="unknown baseline 'svm'"):
         run_baseline("svm", task, text_features, make_folds(task, k=3))
-    with pytest.raises(ValueError, match="no validation split"):
-        run_baseline("logreg", task, text_features, make_folds(task, k=3, val_fraction=0.0))
     with pytest.raises(ValueError, match="mlp_hidden"):
         BaselineConfig(mlp_hidden=())
+
+
+def test_folds_without_validation_fit_default_penalties(tiny_store, text_features):
+    """The paper protocol's folds have no validation split: nothing is selected."""
+    task = load_task(tiny_store, "toy_binary")
+    folds = make_folds(task, k=3, val_fraction=0.0)
+    for name in ("logreg", "mlp"):
+        r = run_baseline(name, task, text_features, folds[:1], seed=0, config=SMALL_MLP)[0]
+        assert r.val == {} and r.test["auc"] > 0.8  # chance: 0.5
+        assert set(r.predictions.split) == {"test"}

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genen_scale.models import PRESETS, ModelConfig, build_model
+from genen_scale.models import PRESETS, ModelConfig, build_adjacency, build_model, propagate_input
 from genen_scale.sampling import full_batch, make_neighbor_loader
 from genen_scale.store import csr_from_edges
 
@@ -174,3 +174,52 @@ def test_sampled_batch_equals_full_graph_on_seeds(arch, output, edge_weight):
         sampled = model(batch.x, batch.edge_index, batch.edge_weight, batch.e_id)
     assert batch.edge_index.shape[1] < data.edge_index.shape[1], "the batch must be a subgraph"
     torch.testing.assert_close(sampled[: batch.batch_size], full, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("output", ["conv", "linear"])
+@pytest.mark.parametrize("edge_weight", ["none", "fixed", "learned"])
+def test_sparse_adjacency_equals_edge_index_path(edge_weight, output):
+    """One SpMM per layer over D^-1/2 (A + I) D^-1/2 gives GCNConv's outputs and gradients
+    (model parameters, learned edge weights and the input), self-loops in the input
+    included; the precomputed first-layer propagation A x gives the same again."""
+    rng = np.random.default_rng(5)
+    n, m = 300, 1500
+    src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+    src[:20] = dst[:20]  # some input self-loops: gcn_norm keeps their weight
+    csr = csr_from_edges(src, dst, n, rng.random(m))
+    x = rng.standard_normal((n, 12)).astype(np.float32)
+    data = full_batch(csr, x)
+    cfg = small_cfg("gcn", output, edge_weight, dropout=0.3)
+    adj = build_adjacency(cfg, data.edge_index, n, data.edge_weight)
+
+    def run(**kw):
+        torch.manual_seed(0)
+        model = build_model(cfg, 12, 3, num_edges=csr.nnz)
+        xx = data.x.clone().requires_grad_()
+        out, h = model(
+            xx,
+            data.edge_index,
+            data.edge_weight,
+            data.e_id,
+            generator=torch.Generator().manual_seed(1),
+            embeddings=True,
+            **{k: (v(xx) if callable(v) else v) for k, v in kw.items()},
+        )
+        (out.square().sum() + h.sum()).backward()
+        grads = {k: p.grad for k, p in model.named_parameters()}
+        return out, h, grads, xx.grad
+
+    ref = run()
+    for kw in ({"adj": adj}, {"adj": adj, "ax": lambda xx: propagate_input(adj, cfg, xx)}):
+        if "ax" in kw and edge_weight == "learned":
+            assert propagate_input(adj, cfg, data.x) is None  # A depends on parameters
+            continue
+        got = run(**kw)
+        torch.testing.assert_close(got[0], ref[0], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(got[1], ref[1], rtol=1e-5, atol=1e-5)
+        assert got[2].keys() == ref[2].keys()
+        for k in ref[2]:
+            torch.testing.assert_close(got[2][k], ref[2][k], rtol=1e-4, atol=1e-5, msg=k)
+        torch.testing.assert_close(got[3], ref[3], rtol=1e-4, atol=1e-5)
+    if edge_weight == "learned":
+        assert ref[2]["edge_logit"].abs().sum() > 0

@@ -15,7 +15,7 @@ from genen_scale.config import ConfigError
 from genen_scale.models import build_model
 from genen_scale.tasks import load_task
 from genen_scale.train import main, parse_args
-from genen_scale.training import TrainError, run
+from genen_scale.training import TrainError, run, stacked_loop
 from genen_scale.training import loop as loop_module
 from genen_scale.training.inputs import load_inputs, mask_genes
 
@@ -116,22 +116,28 @@ def test_same_seed_gives_identical_metrics(store, tmp_path):
     assert np.array_equal(np.load(a / "embeddings.npy"), np.load(b / "embeddings.npy"))
 
 
-def test_resume_after_a_crash_replays_the_uninterrupted_run(store, tmp_path, monkeypatch):
-    extra = ("--eval.folds_to_run", "[0, 1]", "--optim.epochs", "4", "--eval.baselines", "[]")
+@pytest.mark.parametrize("stacked", ["true", "false"])
+def test_resume_after_a_crash_replays_the_uninterrupted_run(store, tmp_path, monkeypatch, stacked):
+    extra = (
+        "--eval.folds_to_run", "[0, 1]", "--optim.epochs", "4", "--eval.baselines", "[]",
+        "--scaling.stack_folds", stacked,
+    )  # fmt: skip
     ref, _ = run(small_config(store, tmp_path, "--run_name", "ref", *extra))
 
-    real_epoch, calls = loop_module.train_epoch, {"n": 0}
+    real, calls = loop_module.record_epoch, {"n": 0}
 
-    def crash_in_sixth_epoch(*args, **kwargs):  # fold 1, epoch 1
+    def crash_at_the_sixth_epoch_record(*args, **kwargs):  # alone: fold 1, epoch 1
         calls["n"] += 1
         if calls["n"] == 6:
             raise KeyboardInterrupt("simulated crash")
-        return real_epoch(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(loop_module, "train_epoch", crash_in_sixth_epoch)
+    for module in (loop_module, stacked_loop):
+        monkeypatch.setattr(module, "record_epoch", crash_at_the_sixth_epoch_record)
     with pytest.raises(KeyboardInterrupt):
         run(small_config(store, tmp_path, "--run_name", "crashed", *extra))
-    monkeypatch.setattr(loop_module, "train_epoch", real_epoch)
+    for module in (loop_module, stacked_loop):
+        monkeypatch.setattr(module, "record_epoch", real)
     resumed, _ = run(small_config(store, tmp_path, "--run_name", "crashed", "--resume", *extra))
     assert (resumed / "metrics.json").read_text() == (ref / "metrics.json").read_text()
     losses = [
@@ -139,6 +145,32 @@ def test_resume_after_a_crash_replays_the_uninterrupted_run(store, tmp_path, mon
         for d in (ref, resumed)
     ]
     assert losses[0] == losses[1]
+
+
+def test_stacked_folds_equal_folds_trained_alone(store, tmp_path):
+    """One stacked model over both folds = each fold trained alone from the same seed."""
+    extra = ("--eval.baselines", "[]", "--data.full_batch", "--optim.patience", "2")
+    stacked, _ = run(small_config(store, tmp_path, "--run_name", "s", *extra))
+    alone, _ = run(
+        small_config(store, tmp_path, "--run_name", "a", "--scaling.stack_folds", "false", *extra)
+    )
+    hs, ha = (json.loads((d / "history.json").read_text()) for d in (stacked, alone))
+    assert all(e["stacked_folds"] >= 1 for e in hs["0"]) and "stacked_folds" not in ha["0"][0]
+    for k in ("0", "1"):
+        assert len(hs[k]) == len(ha[k])  # the same early stop
+        assert [e["loss"] for e in hs[k]] == pytest.approx([e["loss"] for e in ha[k]], rel=1e-5)
+        assert [e["val_auc"] for e in hs[k]] == pytest.approx(
+            [e["val_auc"] for e in ha[k]], abs=1e-6
+        )
+    ms, ma = (pd.read_parquet(d / "metrics.parquet") for d in (stacked, alone))
+    assert ms["auc"].to_numpy() == pytest.approx(ma["auc"].to_numpy(), abs=1e-6)
+    for k in (0, 1):
+        np.testing.assert_allclose(
+            np.load(stacked / f"embeddings_fold{k}.npy"),
+            np.load(alone / f"embeddings_fold{k}.npy"),
+            rtol=1e-4,
+            atol=1e-5,
+        )
 
 
 def test_unknown_key_is_rejected_with_a_suggestion():

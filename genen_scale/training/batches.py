@@ -4,19 +4,27 @@ The loop asks for batches of seeds and gets the same :class:`Batch` either way, 
 training step serves both modes. Sampled batches come from the neighbour loader
 (``genen_scale.sampling``), which reads the memory-mapped CSR and samples on the CPU;
 batches are then moved to the device. The full graph is materialised once per worker
-(a ``[2, nnz]`` COO copy on the device), which is only sensible for small graphs.
+(a ``[2, nnz]`` COO copy and the GCN adjacency on the device; :func:`choose_full_batch`
+decides whether that fits). Each batch carries its GCN adjacency, built once per batch
+(once per run in full batch), so every layer propagates as one SpMM.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
 
+from genen_scale.adjacency import Adjacency
+from genen_scale.models import ModelConfig, build_adjacency, propagate_input
 from genen_scale.sampling.loader import full_batch, make_neighbor_loader
 from genen_scale.store import CSR
+from genen_scale.training.config import DataConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -24,13 +32,17 @@ class Batch:
     """One forward pass worth of graph.
 
     Attributes:
-        x, edge_index, edge_weight, e_id: The model's inputs, on the device.
+        x, edge_index, edge_weight, e_id: The model's inputs, on the device; edges in CSR
+            order (sorted by target), as GAT's segment softmax and the adjacency want.
         seeds: Global node ids of the seed nodes, in the order they were requested.
         seed_pos: Rows of the model's output that belong to ``seeds``.
+        adj: The GCN adjacency of this graph (None for GAT), built once per batch.
+        ax: ``adj @ x`` for the first GCN layer where it can be precomputed (full batch,
+            fixed weights), else None.
 
     Shapes:
         x: ``[n, dim]``; edge_index: ``[2, m]`` local ids (source, target);
-        edge_weight, e_id: ``[m]``; seeds, seed_pos: ``[b]``.
+        edge_weight, e_id: ``[m]``; seeds, seed_pos: ``[b]``; ax: ``[n, dim]``.
     """
 
     x: Tensor
@@ -39,6 +51,59 @@ class Batch:
     e_id: Tensor
     seeds: Tensor
     seed_pos: Tensor
+    adj: Adjacency | None = None
+    ax: Tensor | None = None
+
+    def inputs(self) -> dict:
+        """Keyword arguments of the model's forward pass."""
+        return {
+            "x": self.x,
+            "edge_index": self.edge_index,
+            "edge_weight": self.edge_weight,
+            "e_id": self.e_id,
+            "adj": self.adj,
+            "ax": self.ax,
+        }
+
+
+# Activation floats kept per node and layer width for one training step: the layer's
+# linear output, propagated output, biased output, activation, dropout mask and output,
+# plus the backward's gradients of similar size.
+ACTIVATION_FLOATS = 12
+# Bytes per CSR entry of the GCN adjacency and its transpose (row, col, source edge,
+# transposed col and permutation as int64, values) plus the [2, E] COO, weight and e_id.
+ADJ_BYTES_PER_EDGE = 5 * 8 + 2 * 4 + 3 * 8 + 4
+
+
+def full_batch_bytes(model: ModelConfig, num_nodes: int, nnz: int, dim: int) -> int:
+    """Estimated peak memory of one full-batch training step (see ``ACTIVATION_FLOATS``)."""
+    widths = [dim] + [model.hidden] * (model.layers + 1)
+    per_node = 4 * ACTIVATION_FLOATS * sum(widths[1:]) + 4 * 2 * dim  # + x and A x
+    if model.arch == "gat":  # attention keeps messages per edge: [E, hidden] per layer
+        per_edge = 4 * 3 * model.hidden * model.num_hops
+    else:
+        per_edge = 0
+    return num_nodes * per_node + (nnz + num_nodes) * ADJ_BYTES_PER_EDGE + nnz * per_edge
+
+
+def resolve_full_batch(
+    data: DataConfig, model: ModelConfig, csr: CSR, dim: int, log_choice: bool = True
+) -> bool:
+    """``data.full_batch``, with ``auto`` decided by :func:`full_batch_bytes` against
+    ``data.full_batch_memory_gb``; the decision and its reason are logged."""
+    need = full_batch_bytes(model, csr.num_nodes, csr.nnz, dim) / 2**30
+    budget = data.full_batch_memory_gb
+    if data.full_batch == "auto":
+        full = need <= budget
+        why = f"auto: estimated {need:.2f} GiB {'within' if full else 'over'} the {budget:g} GiB budget"
+    else:
+        full, why = (
+            bool(data.full_batch),
+            f"data.full_batch={data.full_batch} (estimated {need:.2f} GiB)",
+        )
+    if log_choice:
+        log.info("training %s (%s)", "full batch" if full else "on sampled neighbourhoods", why)
+    return full
 
 
 class GraphBatches:
@@ -51,6 +116,7 @@ class GraphBatches:
         batch_size: Seeds per batch.
         full_batch: Use the whole graph for every batch instead of sampling.
         device: Where batches are moved.
+        model: The model's config: which adjacency (if any) each batch carries.
     """
 
     def __init__(
@@ -61,15 +127,17 @@ class GraphBatches:
         batch_size: int,
         full_batch: bool,
         device: torch.device,
+        model: ModelConfig,
     ):
-        self.csr, self.x, self.device = csr, x, device
+        self.csr, self.x, self.device, self.model = csr, x, device, model
         self.fanouts, self.batch_size, self.full_batch = list(fanouts), batch_size, full_batch
-        self._full: tuple[Tensor, ...] | None = None
+        self._full: Batch | None = None
+        self._fixed: dict[tuple, list[Batch]] = {}
 
     def __call__(self, nodes: Tensor, seed: int) -> Iterator[Batch]:
         """Batches covering ``nodes`` once, in order; sampling is fixed by ``seed``."""
         if self.full_batch:
-            yield self._full_batch(nodes)
+            yield self.whole_graph(nodes)
             return
         loader = make_neighbor_loader(
             self.csr,
@@ -81,18 +149,37 @@ class GraphBatches:
             seed=seed,
         )
         for b in loader:
+            # CSR order: the sampler emits edges hop by hop, not grouped by target.
+            order = torch.argsort(b.edge_index[1], stable=True)
+            edge_index = b.edge_index[:, order].to(self.device, non_blocking=True)
+            edge_weight = b.edge_weight[order].to(self.device, non_blocking=True)
             yield Batch(
                 b.x.to(self.device, non_blocking=True),
-                b.edge_index.to(self.device, non_blocking=True),
-                b.edge_weight.to(self.device, non_blocking=True),
-                b.e_id.to(self.device, non_blocking=True),
+                edge_index,
+                edge_weight,
+                b.e_id[order].to(self.device, non_blocking=True),
                 b.n_id[: b.batch_size],
                 torch.arange(b.batch_size, device=self.device),
+                build_adjacency(self.model, edge_index, b.num_nodes, edge_weight),
             )
 
-    def _full_batch(self, nodes: Tensor) -> Batch:
+    def fixed(self, nodes: Tensor, seed: int) -> list[Batch]:
+        """The batches of ``nodes`` sampled once and kept: evaluation sees one fixed
+        sample, and resampling it every epoch would be work that does not depend on the
+        weights."""
+        if self.full_batch:
+            return [self.whole_graph(nodes)]
+        key = (seed, hash(nodes.numpy().tobytes()))
+        if key not in self._fixed:
+            self._fixed[key] = list(self(nodes, seed))
+        return self._fixed[key]
+
+    def whole_graph(self, nodes: Tensor) -> Batch:
+        """The whole graph as one batch with ``nodes`` as its seeds (built once)."""
         if self._full is None:
             g = full_batch(self.csr, self.x, device=self.device)
-            self._full = (g.x, g.edge_index, g.edge_weight, g.e_id)
+            adj = build_adjacency(self.model, g.edge_index, g.num_nodes, g.edge_weight)
+            ax = propagate_input(adj, self.model, g.x)
+            self._full = Batch(g.x, g.edge_index, g.edge_weight, g.e_id, nodes, nodes, adj, ax)
         # In the whole graph node i is row i, so a seed's output row is its node id.
-        return Batch(*self._full, nodes, nodes.to(self.device))
+        return replace(self._full, seeds=nodes, seed_pos=nodes.to(self.device))

@@ -9,14 +9,16 @@ sets its own torch thread count (Ray sets ``OMP_NUM_THREADS=1`` in workers) and 
 model with ``ray.train.torch.prepare_model`` (DDP over gloo on CPU, NCCL on GPU) — the one
 place the model is wrapped.
 
-Checkpoints: after every epoch rank 0 writes one file, ``run_state.pt`` (model, optimiser,
-the fold's :class:`~genen_scale.training.loop.FoldState` and the outputs of finished folds)
-and every rank calls ``ray.train.report``. When a worker dies, Ray Train restarts the group
-(up to ``scaling.max_failures`` times) and ``ray.train.get_checkpoint()`` hands the new
-workers that file; as every epoch's randomness is derived from (seed, fold, epoch, rank),
-a resumed run computes what the uninterrupted one would have. In local mode nothing is
-persisted by Ray, so the file is written to ``<run dir>/checkpoint`` and read back from
-there when a run is resumed.
+Checkpoints (:mod:`.checkpoint`): every rank calls ``ray.train.report`` after every epoch;
+every ``scaling.checkpoint_every`` epochs, and when a fold ends, rank 0 attaches a lean
+checkpoint (model, optimiser, the fold's :class:`~genen_scale.training.worker.FoldState`;
+loaded with ``weights_only=True``). Finished folds' outputs are written once into the run
+directory, not into checkpoints. When a worker dies, Ray Train restarts the group (up to
+``scaling.max_failures`` times) and ``ray.train.get_checkpoint()`` hands the new workers
+the last checkpoint; as every epoch's randomness is derived from (seed, fold, epoch,
+rank), a resumed run computes what the uninterrupted one would have. In local mode
+nothing is persisted by Ray, so the checkpoint is written to ``<run dir>/checkpoint`` and
+read back from there when a run is resumed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import ray
@@ -35,18 +38,19 @@ import torch
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
+from genen_scale.folds import Fold
 from genen_scale.local_ray import init_local_ray
 from genen_scale.models import build_model
-from genen_scale.training.batches import GraphBatches
+from genen_scale.stacked import StackedGCN, can_stack
+from genen_scale.training.batches import GraphBatches, resolve_full_batch
+from genen_scale.training.checkpoint import load_fold, load_state, save_fold, save_state
 from genen_scale.training.config import ScaleConfig, TrainConfig
-from genen_scale.training.inputs import TrainError, load_inputs
+from genen_scale.training.evaluation import FoldOutputs
+from genen_scale.training.inputs import RunInputs, TrainError, load_inputs
 from genen_scale.training.loop import INIT_STREAM, FoldState, WorkerEnv, derive_seed, train_fold
+from genen_scale.training.stacked_loop import train_folds_stacked
 
 log = logging.getLogger(__name__)
-
-STATE_FILE = "run_state.pt"
-# Outputs only rank 0 needs to keep (they are large and identical on every rank).
-RANK0_ONLY = ("embeddings", "best_state")
 
 
 @dataclass
@@ -56,6 +60,9 @@ class LoopSpec:
     cfg: TrainConfig
     store: str
     """Path of the store; each worker memory-maps it."""
+    run_dir: str
+    """The run's results directory: rank 0 writes finished folds there (on a cluster it
+    must be shared storage, as Ray Train's ``storage_path`` below it already is)."""
     local_checkpoint_dir: str | None = None
     """Where local mode keeps its checkpoint (Ray Train persists none there)."""
 
@@ -88,8 +95,9 @@ def connect(scaling: ScaleConfig) -> bool:
     return True
 
 
-def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence = ()) -> list[dict]:
-    """Train every fold of ``cfg`` on Ray Train; rank 0's per-fold outputs, in fold order.
+def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence = ()) -> None:
+    """Train every fold of ``cfg`` on Ray Train; the folds land in ``run_dir``
+    (:func:`~genen_scale.training.checkpoint.load_fold` reads them).
 
     Args:
         cfg: The run's config.
@@ -105,6 +113,7 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
     spec = LoopSpec(
         cfg,
         str(Path(store).resolve()),
+        str(run_dir.resolve()),
         str(run_dir / "checkpoint") if sc.num_workers == 0 else None,
     )
     trainer = TorchTrainer(
@@ -123,15 +132,14 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
             callbacks=list(callbacks),
         ),
     )
-    return trainer.fit().return_value
+    trainer.fit()
 
 
-def train_loop_per_worker(config: dict) -> list[dict] | None:
+def train_loop_per_worker(config: dict) -> None:
     """Ray Train's worker function: every fold of the run, resuming from a checkpoint.
 
-    Returns:
-        On rank 0 the outputs of :func:`~genen_scale.training.loop.train_fold` for each
-        fold in order; None on other ranks.
+    Finished folds are written into the run directory by rank 0
+    (:func:`~genen_scale.training.checkpoint.save_fold`); the driver reads them there.
     """
     spec: LoopSpec = config["spec"]
     cfg = spec.cfg
@@ -141,70 +149,82 @@ def train_loop_per_worker(config: dict) -> list[dict] | None:
     env = _worker_env(cfg.scaling)
     inputs = load_inputs(spec.store, cfg.data, cfg.eval, cfg.seed)
     d = cfg.data
-    batches = GraphBatches(inputs.csr, inputs.x, d.fanouts, d.batch_size, d.full_batch, env.device)
+    full = resolve_full_batch(d, cfg.model, inputs.csr, inputs.x.shape[1], log_choice=env.rank == 0)
+    batches = GraphBatches(
+        inputs.csr, inputs.x, d.fanouts, d.batch_size, full, env.device, cfg.model
+    )
+    run_dir = Path(spec.run_dir)
     saved = _restore(spec)
-    done: dict[int, dict] = saved["done"] if saved else {}
-    for fold in inputs.folds:
-        if fold.index in done:
-            continue
-        torch.manual_seed(derive_seed(cfg.seed, fold.index, INIT_STREAM))
-        model = build_model(cfg.model, inputs.x.shape[1], inputs.task.num_outputs, inputs.csr.nnz)
-        state, optim_state = FoldState(), None
-        if saved and saved["fold"] == fold.index:
-            model.load_state_dict(saved["model"])
-            state, optim_state = FoldState(**saved["fold_state"]), saved["optim"]
+    done = {f.index for f in inputs.folds if load_fold(run_dir, f.index) is not None}
+    pending = [f for f in inputs.folds if f.index not in done]
+    stack = full and cfg.scaling.stack_folds and can_stack(cfg.model) and len(pending) > 1
+    groups = [pending] if stack else [[f] for f in pending]
+    if env.rank == 0 and stack:
+        log.info("training folds %s together as one stacked model", [f.index for f in pending])
+    for group in groups:
+        outputs = _train_group(cfg, spec, env, inputs, batches, group, saved, stack, done)
+        for out in outputs:
             if env.rank == 0:
-                log.info(
-                    "fold %d: resuming after epoch %d from checkpoint", fold.index, state.epoch - 1
-                )
-        model = ray.train.torch.prepare_model(model, move_to_device=env.device)
-        optimizer = torch.optim.Adam(
-            model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
-        )
-        if optim_state is not None:
-            optimizer.load_state_dict(optim_state)
+                save_fold(run_dir, out)
+            done.add(out.result.fold)
+        # A checkpoint between folds, so that a failure now does not redo these folds.
+        _report(spec, env, [], [FoldState()], {}, sorted(done))
 
-        def checkpoint(st: FoldState, fold_index=fold.index, model=model, optimizer=optimizer):
-            _report(
-                spec,
-                env,
-                {
-                    "fold": fold_index,
-                    "fold_state": asdict(st),
-                    "model": _unwrap_state(model),
-                    "optim": optimizer.state_dict(),
-                    "done": done,
-                },
-                st,
-            )
 
-        out = train_fold(
-            model,
-            optimizer,
-            inputs,
-            fold,
-            batches,
-            cfg.optim,
-            cfg.seed,
-            env,
-            state,
-            on_epoch=checkpoint,
+def _train_group(
+    cfg: TrainConfig,
+    spec: LoopSpec,
+    env: WorkerEnv,
+    inputs: RunInputs,
+    batches: GraphBatches,
+    group: list[Fold],
+    saved: dict | None,
+    stacked: bool,
+    done: set[int],
+) -> list[FoldOutputs]:
+    """Train one fold, or several stacked, from scratch or from the checkpoint ``saved``."""
+    models = []
+    for fold in group:
+        torch.manual_seed(derive_seed(cfg.seed, fold.index, INIT_STREAM))
+        models.append(
+            build_model(cfg.model, inputs.x.shape[1], inputs.task.num_outputs, inputs.csr.nnz)
         )
-        done[fold.index] = (
-            out if env.rank == 0 else {k: v for k, v in out.items() if k not in RANK0_ONLY}
+    model = StackedGCN.from_models(models) if stacked else models[0]
+    indices = [f.index for f in group]
+    states, optim_state = [FoldState() for _ in group], None
+    if saved and saved["folds"] == indices and saved["stacked"] == stacked:
+        model.load_state_dict(saved["model"])
+        states, optim_state = saved["fold_states"], saved["optim"]
+        if env.rank == 0:
+            log.info("folds %s: resuming after epoch %d", indices, states[0].epoch - 1)
+    model = ray.train.torch.prepare_model(model, move_to_device=env.device)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+    )
+    if optim_state is not None:
+        optimizer.load_state_dict(optim_state)
+    every = cfg.scaling.checkpoint_every
+
+    def checkpoint(sts: list[FoldState]) -> None:
+        tensors = None
+        if max(st.epoch for st in sts) % every == 0:
+            tensors = {"model": _unwrap_state(model), "optim": optimizer.state_dict()}
+        _report(spec, env, indices, sts, tensors, sorted(done), stacked)
+
+    common = (inputs, group if stacked else group[0], batches, cfg.optim, cfg.seed, env)
+    if stacked:
+        return train_folds_stacked(
+            model, optimizer, *common, states, checkpoint, model_name=cfg.model.arch
         )
-        # A checkpoint between folds, so that a failure now does not redo this fold.
-        _report(spec, env, {"fold": None, "done": done}, state)
-    if env.rank != 0:
-        return None
-    # Ray refuses torch tensors in a return value; the driver turns these back.
-    return [
-        {
-            **done[f.index],
-            "best_state": {k: v.numpy() for k, v in done[f.index]["best_state"].items()},
-        }
-        for f in inputs.folds
-    ]
+    out = train_fold(
+        model,
+        optimizer,
+        *common,
+        states[0],
+        on_epoch=lambda st: checkpoint([st]),
+        model_name=cfg.model.arch,
+    )
+    return [out]
 
 
 def _worker_env(scaling: ScaleConfig) -> WorkerEnv:
@@ -222,43 +242,47 @@ def _unwrap_state(model: torch.nn.Module) -> dict:
     return getattr(model, "module", model).state_dict()
 
 
-def _report(spec: LoopSpec, env: WorkerEnv, payload: dict, st: FoldState) -> None:
-    """Rank 0 writes the checkpoint; every rank reports (``ray.train.report`` is a barrier)."""
-    last = st.history[-1] if st.history else {}
+def _report(
+    spec: LoopSpec,
+    env: WorkerEnv,
+    folds: list[int],
+    states: list[FoldState],
+    tensors: dict | None,
+    done: list[int],
+    stacked: bool = False,
+) -> None:
+    """Every rank reports the epoch (``ray.train.report`` is a barrier); with ``tensors``
+    rank 0 attaches a checkpoint of them (``{}`` between folds)."""
+    last = states[0].history[-1] if states[0].history else {}
     metrics = {
-        "fold": payload["fold"] if payload["fold"] is not None else -1,
-        "epoch": st.epoch - 1,
+        "fold": folds[0] if folds else -1,
+        "epoch": max(st.epoch for st in states) - 1,
         "loss": last.get("loss", float("nan")),
         "pid": os.getpid(),
     }  # pid: which process reported, for monitoring and tests
-    if env.rank != 0:
+    if env.rank != 0 or tensors is None:
         ray.train.report(metrics, checkpoint=None)
         return
+    write = partial(
+        save_state, folds=folds, states=states, tensors=tensors, done=done, stacked=stacked
+    )
     if spec.local_checkpoint_dir is not None:
         path = Path(spec.local_checkpoint_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        _save_atomic(payload, path / STATE_FILE)
+        write(path)
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(path))
         return
     # Reports upload synchronously, so the temporary directory may go once report returns.
     with tempfile.TemporaryDirectory(prefix="genen-ckpt-") as tmp:
-        torch.save(payload, Path(tmp) / STATE_FILE)
+        write(Path(tmp))
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(tmp))
-
-
-def _save_atomic(payload: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
 
 
 def _restore(spec: LoopSpec) -> dict | None:
     ckpt = ray.train.get_checkpoint()
     if ckpt is None and spec.local_checkpoint_dir is not None:
         local = Path(spec.local_checkpoint_dir)
-        ckpt = Checkpoint.from_directory(local) if (local / STATE_FILE).is_file() else None
+        return load_state(local)
     if ckpt is None:
         return None
     with ckpt.as_directory() as d:
-        # Our own file, holding numpy arrays and dicts besides tensors.
-        return torch.load(Path(d) / STATE_FILE, weights_only=False, map_location="cpu")
+        return load_state(Path(d))

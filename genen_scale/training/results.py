@@ -2,16 +2,22 @@
 
 Layout of ``<output_dir>/<run name>/``::
 
+    run.json                  this tool's manifest: config hash, creation time (--resume
+                              continues only directories that have it)
     config.yaml               the resolved TrainConfig
     provenance.json           git revision, store path and manifest, feature sidecar,
                               library versions, host, date
     metrics.parquet|.json     one row per (model, fold): the GNN and each baseline, test
                               metrics plus ``val_<primary>`` and the GNN's best epoch
+    predictions.parquet       val/test predictions of every (model, fold), see
+                              genen_scale.fold_result
     history.json              per fold, the GNN's per-epoch log (loss, val metric, seeds/s)
     embeddings_fold{k}.npy    float32 [num_genes, hidden]: fold k's best model's last hidden
                               layer for every gene, row i = node i
     embeddings.npy            the same, of the fold with the best validation metric
     checkpoints/best_fold{k}.pt  best model state_dict of fold k
+    folds/                    per GNN fold, written when it ends: fold{k}.json (metrics,
+                              history) and predictions_fold{k}.parquet
     summary.md|.json          the table printed at the end
     ray/                      Ray Train's storage (per-epoch checkpoints of the run)
     checkpoint/               the same in local mode (num_workers = 0)
@@ -20,17 +26,21 @@ Layout of ``<output_dir>/<run name>/``::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import platform
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import torch
 import yaml
 
 from genen_scale.config import to_dict
+from genen_scale.fold_result import FoldResult, predictions_table
 from genen_scale.metrics import LESS_STUDIED, WELL_STUDIED, primary_metric, summarize
 from genen_scale.provenance import git_revision
 from genen_scale.store import GraphStore
@@ -41,6 +51,8 @@ from genen_scale.training.inputs import TrainError
 log = logging.getLogger(__name__)
 
 STUDY_GROUPS = (LESS_STUDIED, WELL_STUDIED)
+RUN_MANIFEST = "run.json"
+TOOL = "genen_scale.train"
 
 
 def run_prefix(cfg: TrainConfig) -> str:
@@ -48,26 +60,63 @@ def run_prefix(cfg: TrainConfig) -> str:
     return f"{Path(cfg.data.task).stem}-{cfg.model.arch}-{cfg.data.graph}"
 
 
+def config_hash(cfg: TrainConfig) -> str:
+    """Hash of what decides a run's results: the config without the fields that only say
+    where it is written and whether it resumes."""
+    d = to_dict(cfg)
+    for key in ("resume", "run_name", "output_dir"):
+        d.pop(key)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _manifest(run_dir: Path) -> dict | None:
+    try:
+        doc = json.loads((run_dir / RUN_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("tool") == TOOL else None
+
+
 def prepare_run_dir(cfg: TrainConfig) -> Path:
     """Create (or, with ``cfg.resume``, find) the run's results directory.
 
+    A new run directory gets ``run.json`` (this tool's name, the config hash, the creation
+    time). ``--resume`` continues only a directory with that manifest and the same config
+    hash: the named one, or else the most recently created of this task/model/graph —
+    never a directory some other program (or person) put there.
+
     Raises:
         TrainError: The named run exists and ``resume`` is off, or there is nothing to
-            resume.
+            resume (no such run, not one of ours, or trained with another config).
     """
     out = Path(cfg.output_dir).resolve()
+    digest = config_hash(cfg)
     if cfg.resume:
         if cfg.run_name is not None:
             run_dir = out / cfg.run_name
+            doc = _manifest(run_dir)
+            if doc is None:
+                raise TrainError(
+                    f"--resume: {run_dir} is not a run this tool wrote (no {RUN_MANIFEST}); "
+                    "nothing there is loaded"
+                )
+            if doc.get("config_hash") != digest:
+                raise TrainError(
+                    f"--resume: {run_dir} was trained with another config; resume with the "
+                    f"config in {run_dir / 'config.yaml'}"
+                )
         else:
-            runs = sorted(out.glob(f"{run_prefix(cfg)}-*"))
+            runs = [
+                (doc["created"], d)
+                for d in out.glob(f"{run_prefix(cfg)}-*")
+                if (doc := _manifest(d)) is not None and doc.get("config_hash") == digest
+            ]
             if not runs:
                 raise TrainError(
-                    f"--resume: no run {run_prefix(cfg)}-* under {out}; pass --run-name"
+                    f"--resume: no run {run_prefix(cfg)}-* with this config under {out}; "
+                    "pass --run_name"
                 )
-            run_dir = runs[-1]
-        if not run_dir.is_dir():
-            raise TrainError(f"--resume: {run_dir} does not exist")
+            run_dir = max(runs)[1]
         log.info("resuming run %s", run_dir)
         return run_dir
     name = cfg.run_name or f"{run_prefix(cfg)}-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -78,6 +127,9 @@ def prepare_run_dir(cfg: TrainConfig) -> Path:
             "choose another --run-name"
         )
     run_dir.mkdir(parents=True)
+    created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    doc = {"tool": TOOL, "config_hash": digest, "created": created}
+    (run_dir / RUN_MANIFEST).write_text(json.dumps(doc, indent=2))
     return run_dir
 
 
@@ -105,37 +157,28 @@ def write_provenance(run_dir: Path, cfg: TrainConfig, store: GraphStore) -> None
     (run_dir / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
 
 
-def metrics_table(
-    cfg: TrainConfig,
-    task: Task,
-    gnn: list[dict],
-    baselines: dict[str, list[dict]],
-    fold_ids: list[int],
-) -> pd.DataFrame:
-    """One row per (model, fold) with test metrics; GNN first, then baselines."""
+def metrics_table(cfg: TrainConfig, task: Task, folds: list[FoldResult]) -> pd.DataFrame:
+    """One row per (model, fold) with test metrics plus ``val_<primary>``, in the order of
+    ``folds`` (the GNN first, then the baselines)."""
     common = {
         "task": task.name,
         "features": cfg.data.features,
         "mask_fraction": cfg.data.mask_fraction,
     }
     primary = primary_metric(task.kind)
+    gnn = cfg.model.arch
     rows = [
         {
             **common,
-            "model": cfg.model.arch,
-            "graph": cfg.data.graph,
-            "fold": o["fold"],
-            "best_epoch": o["best_epoch"],
-            **o["test"],
-            f"val_{primary}": o["val"][primary],
+            "model": r.model,
+            "graph": cfg.data.graph if r.model == gnn else "none",
+            "fold": r.fold,
+            "best_epoch": np.nan if r.best_epoch is None else r.best_epoch,
+            **r.test,
+            f"val_{primary}": r.val.get(primary, np.nan),
         }
-        for o in gnn
+        for r in folds
     ]
-    for name, per_fold in baselines.items():
-        rows += [
-            {**common, "model": name, "graph": "none", "fold": k, "best_epoch": np.nan, **m}
-            for k, m in zip(fold_ids, per_fold, strict=True)
-        ]
     return pd.DataFrame(rows)
 
 
@@ -182,27 +225,31 @@ def format_summary(summ: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(run_dir: Path, table: pd.DataFrame, kind: str, gnn: list[dict]) -> pd.DataFrame:
-    """Write the metrics ``table`` (:func:`metrics_table`), the GNN folds' history,
-    embeddings and best states, and the summary; return the summary."""
+def write_outputs(
+    run_dir: Path, table: pd.DataFrame, kind: str, folds: list[FoldResult], gnn: str
+) -> pd.DataFrame:
+    """Write the metrics ``table`` (:func:`metrics_table`), every fold's predictions, the
+    GNN folds' history and the best fold's embeddings, and the summary; return the summary.
+
+    The GNN folds' embeddings and best states were written when each fold ended
+    (:func:`~genen_scale.training.checkpoint.save_fold`).
+    """
     table.to_parquet(run_dir / "metrics.parquet", index=False)
     (run_dir / "metrics.json").write_text(
         table.to_json(orient="records", indent=2, double_precision=15)
     )
+    pq.write_table(predictions_table(folds), run_dir / "predictions.parquet")
+    ours = [r for r in folds if r.model == gnn]
     (run_dir / "history.json").write_text(
-        json.dumps({str(o["fold"]): o["history"] for o in gnn}, indent=2)
+        json.dumps({str(r.fold): r.history for r in ours}, indent=2)
     )
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
     primary = primary_metric(kind)
-    for o in gnn:
-        np.save(run_dir / f"embeddings_fold{o['fold']}.npy", o["embeddings"].astype(np.float32))
-        state = {k: torch.as_tensor(v) for k, v in o["best_state"].items()}
-        torch.save(state, run_dir / "checkpoints" / f"best_fold{o['fold']}.pt")
-    best = max(gnn, key=lambda o: np.nan_to_num(o["val"][primary], nan=-np.inf))
-    np.save(run_dir / "embeddings.npy", best["embeddings"].astype(np.float32))
+    # Under the paper protocol there is no validation score: the first fold is taken.
+    best = max(ours, key=lambda r: np.nan_to_num(r.val.get(primary, np.nan), nan=-np.inf))
+    shutil.copyfile(run_dir / f"embeddings_fold{best.fold}.npy", run_dir / "embeddings.npy")
     summ = summary(table, kind)
     (run_dir / "summary.md").write_text(format_summary(summ) + "\n")
     (run_dir / "summary.json").write_text(
-        json.dumps({"rows": summ.to_dict("records"), "embeddings_npy_fold": best["fold"]}, indent=2)
+        json.dumps({"rows": summ.to_dict("records"), "embeddings_npy_fold": best.fold}, indent=2)
     )
     return summ

@@ -12,6 +12,7 @@ import pandas as pd
 from genen_scale.baselines import run_baseline
 from genen_scale.store import GraphStore
 from genen_scale.training import results
+from genen_scale.training.checkpoint import load_fold, verify_checkpoints
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.distributed import fit
 from genen_scale.training.inputs import load_inputs
@@ -42,6 +43,8 @@ def run(cfg: TrainConfig, callbacks: Sequence = ()) -> tuple[Path, pd.DataFrame]
     # here in one line, before any worker starts; baselines reuse them.
     inputs = load_inputs(cfg.data.store, cfg.data, cfg.eval, cfg.seed)
     run_dir = results.prepare_run_dir(cfg)
+    if cfg.resume:
+        verify_checkpoints(run_dir)
     results.write_provenance(run_dir, cfg, GraphStore.open(cfg.data.store))
     log.info(
         "run %s: %s on %s, %d fold(s), results in %s",
@@ -51,14 +54,12 @@ def run(cfg: TrainConfig, callbacks: Sequence = ()) -> tuple[Path, pd.DataFrame]
         len(inputs.folds),
         run_dir,
     )
-    gnn = fit(cfg, cfg.data.store, run_dir, callbacks)
-    baselines = {
-        name: run_baseline(
+    fit(cfg, cfg.data.store, run_dir, callbacks)
+    folds = [load_fold(run_dir, f.index) for f in inputs.folds]
+    for name in cfg.eval.baselines:
+        folds += run_baseline(
             name, inputs.task, inputs.x.numpy(), inputs.folds, cfg.seed, groups=inputs.study_group
         )
-        for name in cfg.eval.baselines
-    }
-    fold_ids = [f.index for f in inputs.folds]
-    table = results.metrics_table(cfg, inputs.task, gnn, baselines, fold_ids)
-    summ = results.write_outputs(run_dir, table, inputs.task.kind, gnn)
+    table = results.metrics_table(cfg, inputs.task, folds)
+    summ = results.write_outputs(run_dir, table, inputs.task.kind, folds, cfg.model.arch)
     return run_dir, summ

@@ -1,0 +1,161 @@
+"""Lean checkpoints and fold outputs: files a run writes and reads back, none that can run code.
+
+A checkpoint holds only what continuing the current fold needs (torchtitan's rule):
+
+* ``run_state.json``: format, the fold in progress, its :class:`FoldState` counters and
+  history, the finished folds — plain JSON;
+* ``run_state.pt``: model, optimiser and best-so-far weights — tensors and plain
+  containers only, read with ``torch.load(weights_only=True)``, which refuses any pickled
+  object that is not one (a planted file cannot run code).
+
+RNG state is not saved: every epoch's randomness is derived from (seed, fold, epoch,
+rank), so the epoch count is the position.
+
+A fold's outputs are written once, when it ends, into the run directory::
+
+    folds/fold{k}.json               FoldResult without predictions (metrics, history)
+    folds/predictions_fold{k}.parquet  its val/test predictions
+    embeddings_fold{k}.npy           float32 [num_genes, hidden] of the kept model
+    checkpoints/best_fold{k}.pt      the kept model's state_dict
+
+The JSON file is written last and marks the fold finished; a resumed run reads the
+finished folds from there instead of from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from genen_scale.fold_result import FoldResult, Predictions
+from genen_scale.training.evaluation import FoldOutputs
+from genen_scale.training.inputs import TrainError
+from genen_scale.training.worker import FoldState
+
+STATE_JSON = "run_state.json"
+STATE_TENSORS = "run_state.pt"
+FORMAT = 1
+
+
+def _replace_atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_state(
+    directory: Path,
+    folds: list[int],
+    states: list[FoldState],
+    tensors: dict,
+    done: list[int],
+    stacked: bool = False,
+) -> None:
+    """Write a checkpoint of the folds in progress (none: between folds) into ``directory``.
+
+    Args:
+        folds, states: The folds in progress and their states (several when stacked).
+        tensors: ``{"model": state_dict, "optim": state_dict}`` (``{}`` between folds);
+            the best weights are taken from ``states``.
+        stacked: ``model`` is a :class:`~genen_scale.stacked.StackedGCN`.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    states = states if folds else []  # between folds nothing is in progress
+    metas = [{k: v for k, v in asdict(st).items() if k != "best_state"} for st in states]
+    payload = {**tensors, "best_states": [st.best_state for st in states]} if folds else {}
+    _replace_atomic(directory / STATE_TENSORS, lambda p: torch.save(payload, p))
+    doc = {
+        "format": FORMAT,
+        "folds": list(folds),
+        "stacked": stacked,
+        "fold_states": metas,
+        "done": sorted(done),
+    }
+    _replace_atomic(directory / STATE_JSON, lambda p: p.write_text(json.dumps(doc)))
+
+
+def load_state(directory: Path) -> dict | None:
+    """The checkpoint in ``directory`` (None if there is none).
+
+    Returns:
+        ``{"folds", "stacked", "done", "fold_states": [FoldState], "model", "optim"}``.
+
+    Raises:
+        TrainError: The files are not a checkpoint this tool wrote (unknown format, or
+            a ``.pt`` holding anything but tensors and plain containers).
+    """
+    meta_path, tensor_path = directory / STATE_JSON, directory / STATE_TENSORS
+    if not meta_path.is_file() and not tensor_path.is_file():
+        return None
+    try:
+        doc = json.loads(meta_path.read_text())
+        if doc.get("format") != FORMAT:
+            raise ValueError(f"format {doc.get('format')!r}, expected {FORMAT}")
+        tensors = torch.load(tensor_path, weights_only=True, map_location="cpu")
+    except (OSError, ValueError, pickle.UnpicklingError, RuntimeError) as e:
+        raise TrainError(
+            f"checkpoint {directory} is not one this tool wrote and is not loaded ({e}); "
+            "remove it, or start a new run without --resume"
+        ) from None
+    best = tensors.get("best_states", [None] * len(doc["folds"]))
+    return {
+        "folds": doc["folds"],
+        "stacked": doc["stacked"],
+        "done": doc["done"],
+        "fold_states": [
+            FoldState(**m, best_state=b) for m, b in zip(doc["fold_states"], best, strict=True)
+        ],
+        "model": tensors.get("model"),
+        "optim": tensors.get("optim"),
+    }
+
+
+def save_fold(run_dir: Path, out: FoldOutputs) -> None:
+    """Write a finished fold's outputs (see the module docstring), the JSON last."""
+    r = out.result
+    folds, ckpts = run_dir / "folds", run_dir / "checkpoints"
+    folds.mkdir(exist_ok=True)
+    ckpts.mkdir(exist_ok=True)
+    emb = out.embeddings.astype(np.float32)
+    _replace_atomic(run_dir / f"embeddings_fold{r.fold}.npy", lambda p: _save_npy(p, emb))
+    _replace_atomic(ckpts / f"best_fold{r.fold}.pt", lambda p: torch.save(out.best_state, p))
+    table = r.predictions.table(r.model, r.fold)
+    _replace_atomic(folds / f"predictions_fold{r.fold}.parquet", lambda p: pq.write_table(table, p))
+    meta = json.dumps(r.meta(), indent=1)
+    _replace_atomic(folds / f"fold{r.fold}.json", lambda p: p.write_text(meta))
+
+
+def _save_npy(path: Path, a: np.ndarray) -> None:
+    with open(path, "wb") as f:  # a file object: np.save would append ".npy" to a path
+        np.save(f, a)
+
+
+def load_fold(run_dir: Path, fold: int) -> FoldResult | None:
+    """A finished fold's result, or None if the fold has not finished."""
+    path = run_dir / "folds" / f"fold{fold}.json"
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text())
+    table = pq.read_table(run_dir / "folds" / f"predictions_fold{fold}.parquet")
+    return FoldResult(**meta, predictions=Predictions.from_table(table))
+
+
+def verify_checkpoints(run_dir: Path) -> None:
+    """Load every checkpoint of a run about to resume, on the driver, so that one this tool
+    did not write fails in one line before any worker starts (workers load with
+    ``weights_only=True`` again).
+
+    Raises:
+        TrainError: A checkpoint is not one this tool wrote.
+    """
+    dirs = {p.parent for p in run_dir.glob(f"**/{STATE_TENSORS}")}
+    dirs |= {p.parent for p in run_dir.glob(f"**/{STATE_JSON}")}
+    for d in sorted(dirs):
+        load_state(d)

@@ -1,0 +1,122 @@
+"""Several folds of a full-batch GCN run trained at once as one :class:`StackedGCN`.
+
+Each epoch is one training step and one evaluation pass of the stacked model over the
+whole graph: every layer's SpMM serves all folds. Per fold it does what
+:func:`~genen_scale.training.loop.train_fold` does in full batch — the same seed order,
+dropout stream, loss, early stopping and kept model — so a fold's result equals training
+it alone (up to float reassociation). A fold that has stopped keeps its place in the
+stack (its slice no longer enters the loss and its kept weights are a snapshot) until
+every fold has stopped. Each fold then ends as a lone model through
+:func:`~genen_scale.training.evaluation.finish_fold`.
+
+Sampled mode trains fold by fold: a sampled batch holds one fold's seeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import torch
+
+from genen_scale.folds import Fold
+from genen_scale.metrics import evaluate, primary_metric
+from genen_scale.models import build_model
+from genen_scale.stacked import StackedGCN
+from genen_scale.training.batches import GraphBatches
+from genen_scale.training.config import OptimConfig
+from genen_scale.training.evaluation import FoldOutputs, finish_fold
+from genen_scale.training.inputs import RunInputs
+from genen_scale.training.loop import epoch_seeds, keep_training, log_epoch, record_epoch
+from genen_scale.training.worker import FoldState, WorkerEnv, unwrap
+
+log = logging.getLogger(__name__)
+
+
+def train_folds_stacked(
+    stack: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: RunInputs,
+    folds: list[Fold],
+    batches: GraphBatches,
+    optim: OptimConfig,
+    seed: int,
+    env: WorkerEnv,
+    states: list[FoldState],
+    on_epoch: Callable[[list[FoldState]], None] = lambda states: None,
+    model_name: str = "gcn",
+) -> list[FoldOutputs]:
+    """Train ``folds`` together from ``states`` (fresh or restored); test and embed each.
+
+    Args:
+        stack: A :class:`StackedGCN` with one model per fold (maybe DDP-wrapped).
+        states: One state per fold, updated in place each epoch.
+        on_epoch: Called after every epoch with the states (checkpointing).
+        Others: as :func:`~genen_scale.training.loop.train_fold`.
+    """
+    task = inputs.task
+    primary = primary_metric(task.kind)
+    y = torch.as_tensor(task.y)
+    has_val = [len(f.val) > 0 for f in folds]
+    module: StackedGCN = unwrap(stack)
+    while active := [k for k, st in enumerate(states) if keep_training(st, optim, has_val[k])]:
+        start = time.perf_counter()
+        b = batches.whole_graph(torch.from_numpy(task.nodes))
+        wait = time.perf_counter() - start
+        stack.train()
+        gens, seeds = [], []
+        for k, fold in enumerate(folds):
+            order, s = epoch_seeds(fold, seed, states[k].epoch, env)
+            gens.append(torch.Generator(env.device).manual_seed(s))
+            seeds.append(order)
+        out, _ = stack(b.x, b.adj, b.ax, gens)
+        losses = [
+            task.loss(out[torch.from_numpy(task.nodes[seeds[k]]), k], y[seeds[k]].to(env.device))
+            for k in active
+        ]
+        optimizer.zero_grad(set_to_none=True)
+        torch.stack(losses).sum().backward()
+        optimizer.step()
+        elapsed = time.perf_counter() - start
+        scores = _val_scores(stack, b, inputs, folds, active, has_val, primary)
+        peak = max(env.gather(env.peak_memory_mb()))
+        for k, loss in zip(active, losses, strict=True):
+            stats = {
+                "loss": env.mean(float(loss.detach())),
+                "seeds_per_s": len(seeds[k]) * env.world_size * len(active) / elapsed,
+                "loading_share": env.mean(wait / elapsed),
+                "peak_mem_mb": peak,
+                "epoch_s": elapsed / len(active),
+                "stacked_folds": len(active),
+            }
+            record_epoch(states[k], primary, scores[k], stats, lambda k=k: module.state_of(k))
+            if env.rank == 0:
+                log_epoch(folds[k].index, states[k], stats, primary)
+        on_epoch(states)
+    outputs = []
+    for k, (fold, st) in enumerate(zip(folds, states, strict=True)):
+        if not has_val[k]:  # the paper protocol: the last epoch's model
+            st.best_epoch, st.best_state = st.epoch - 1, module.state_of(k)
+        lone = build_model(module.cfg, inputs.x.shape[1], task.num_outputs).to(env.device)
+        outputs.append(finish_fold(lone, inputs, fold, batches, env, st, model_name))
+    return outputs
+
+
+@torch.no_grad()
+def _val_scores(stack, b, inputs: RunInputs, folds, active, has_val, primary) -> dict:
+    """Each active fold's validation primary metric from one pass (None: no validation)."""
+    task = inputs.task
+    if not any(has_val[k] for k in active):
+        return dict.fromkeys(active)
+    unwrap(stack).eval()
+    out, _ = unwrap(stack)(b.x, b.adj, b.ax)
+    scores = {}
+    for k in active:
+        if not has_val[k]:
+            scores[k] = None
+            continue
+        val = folds[k].val
+        logits = out[torch.from_numpy(task.nodes[val]), k]
+        scores[k] = evaluate(task.kind, task.y[val], task.scores(logits))[primary]
+    return scores

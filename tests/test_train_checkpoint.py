@@ -1,0 +1,120 @@
+"""Checkpoints that cannot run code, resume that picks only our runs, predictions, no-val folds."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from train_helpers import small_config, train_store
+
+from genen_scale.metrics import evaluate
+from genen_scale.training import TrainError, run
+from genen_scale.training.checkpoint import STATE_JSON, STATE_TENSORS
+
+ONE_FOLD = ("--eval.folds_to_run", "[0]", "--optim.epochs", "2", "--eval.baselines", "[]")
+
+
+class Payload:
+    """Unpickling this creates a file: what a planted checkpoint would do."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return train_store(tmp_path_factory.mktemp("ckpt") / "store")
+
+
+def test_planted_checkpoint_is_refused_and_never_run(store, tmp_path):
+    run_dir, _ = run(small_config(store, tmp_path, "--run_name", "r", *ONE_FOLD))
+    target = tmp_path / "pwned"
+    ckpt = run_dir / "checkpoint"
+    assert (ckpt / STATE_JSON).is_file() and (ckpt / STATE_TENSORS).is_file()
+    # Control: plain pickle would run it.
+    pickle.loads(pickle.dumps(Payload(target)))
+    assert target.exists()
+    target.unlink()
+    with open(ckpt / STATE_TENSORS, "wb") as f:
+        pickle.dump({"model": Payload(target)}, f)
+    with pytest.raises(TrainError, match="not one this tool wrote"):
+        run(small_config(store, tmp_path, "--run_name", "r", "--resume", *ONE_FOLD))
+    assert not target.exists()
+
+
+def test_resume_picks_only_runs_this_tool_wrote(store, tmp_path):
+    ours, _ = run(small_config(store, tmp_path, "--run_name", "toy_binary-gcn-ppi-1", *ONE_FOLD))
+    # Lexicographically last, with a checkpoint that would run code: never chosen.
+    planted = tmp_path / "toy_binary-gcn-ppi-zzz" / "checkpoint"
+    planted.mkdir(parents=True)
+    target = tmp_path / "pwned"
+    (planted / STATE_TENSORS).write_bytes(pickle.dumps(Payload(target)))
+    (planted.parent / "run.json").write_text(json.dumps({"tool": "someone else"}))
+    resumed, _ = run(small_config(store, tmp_path, "--resume", *ONE_FOLD))
+    assert resumed == ours and not target.exists()
+    with pytest.raises(TrainError, match="not a run this tool wrote"):
+        run(small_config(store, tmp_path, "--run_name", planted.parent.name, "--resume"))
+    with pytest.raises(TrainError, match="another config"):
+        run(small_config(store, tmp_path, "--run_name", ours.name, "--resume", "--seed", "1"))
+
+
+def test_predictions_reproduce_the_metrics(store, tmp_path):
+    cfg = small_config(store, tmp_path, "--optim.epochs", "2")
+    run_dir, _ = run(cfg)
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    table = pd.read_parquet(run_dir / "metrics.parquet")
+    assert set(zip(preds.model, preds.fold, strict=True)) == {
+        ("gcn", 0),
+        ("gcn", 1),
+        ("logreg", 0),
+        ("logreg", 1),
+    }
+    for row in table.itertuples():
+        p = preds[(preds.model == row.model) & (preds.fold == row.fold)]
+        test = p[p.split == "test"]
+        assert test.node.is_unique and len(p[p.split == "val"]) > 0
+        got = evaluate("binary", test.label.to_numpy(), test.score.to_numpy())["auc"]
+        assert got == pytest.approx(row.auc, rel=1e-9)
+
+
+def test_folds_without_validation_train_all_epochs(store, tmp_path):
+    """The paper protocol: no early stopping, the last epoch's model is tested."""
+    cfg = small_config(
+        store, tmp_path, "--eval.val_fraction", "0", "--optim.epochs", "4", "--optim.patience", "1"
+    )
+    run_dir, summary = run(cfg)
+    for k in ("0", "1"):
+        fold = json.loads((run_dir / "folds" / f"fold{k}.json").read_text())
+        assert fold["epochs"] == 4 and fold["best_epoch"] == 3 and fold["val"] == {}
+        assert len(fold["history"]) == 4
+    assert set(pd.read_parquet(run_dir / "predictions.parquet").split) == {"test"}
+    assert summary["mean"].notna().all()
+
+
+def test_checkpoints_every_n_epochs_hold_no_fold_outputs(store, tmp_path, monkeypatch):
+    from genen_scale.training import checkpoint
+
+    saved = []
+    real = checkpoint.save_state
+
+    def spy(directory, folds, states, tensors, done, stacked):
+        saved.append((folds, states[0].epoch, sorted(tensors)))
+        return real(directory, folds, states, tensors, done, stacked)
+
+    monkeypatch.setattr("genen_scale.training.distributed.save_state", spy)
+    cfg = small_config(
+        store, tmp_path, "--scaling.checkpoint_every", "2", "--optim.epochs", "5",
+        "--optim.patience", "5", "--eval.folds_to_run", "[0]", "--eval.baselines", "[]",
+    )  # fmt: skip
+    run_dir, _ = run(cfg)
+    assert saved == [([0], 2, ["model", "optim"]), ([0], 4, ["model", "optim"]), ([], 0, [])]
+    doc = json.loads((run_dir / "checkpoint" / STATE_JSON).read_text())
+    assert doc["done"] == [0] and os.path.getsize(run_dir / "checkpoint" / STATE_TENSORS) < 2000
+    assert np.load(run_dir / "embeddings_fold0.npy").shape[1] == cfg.model.hidden
