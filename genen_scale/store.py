@@ -65,7 +65,7 @@ ALIASES = "aliases.parquet"
 GRAPH_DIR = "graph"
 FEATURES_DIR = "features"
 # Everything a store directory may hold at its top level.
-STORE_ENTRIES = frozenset({MANIFEST, NODES, LABELS, GRAPH_DIR, FEATURES_DIR})
+STORE_ENTRIES = frozenset({MANIFEST, NODES, LABELS, ALIASES, GRAPH_DIR, FEATURES_DIR})
 
 RELATIONS = ("ppi", "gene_go", "go_go")
 VARIANTS = {"ppi": ("ppi",), "go": ("gene_go", "go_go"), "go_ppi": ("ppi", "gene_go", "go_go")}
