@@ -10,7 +10,12 @@ side by side, with the same model, token budget and cores:
   (``ray.init(num_cpus=--cpus, num_gpus=--gpus)``; one actor per GPU, or ``--actors`` CPU
   actors sharing the cores) — target: at least 0.9x ``direct``;
 * ``unsorted``: ``direct`` with the texts batched in their given order (same token budget),
-  to show what length sorting saves.
+  to show what length sorting saves;
+* ``bf16``: ``direct`` with ``compute_dtype="bfloat16"``, the CPU fast path — targets: at
+  least 2x ``direct``'s (float32) texts/s, and cosine >= 0.99 between its rows and
+  ``direct``'s for every text (mean, minimum and 1st percentile are recorded);
+* ``int8``: ``direct`` with torch's int8 dynamic quantisation of every ``Linear``
+  (per-channel weights), the alternative the fast path was chosen against, same records.
 
 Model loading and actor start-up are excluded (timed separately); each mode first encodes
 a warm-up batch. ``--gpus N`` runs on GPUs in float16 (target: >= 3,000 texts/s per GPU for
@@ -20,6 +25,7 @@ Results with hardware, versions, config, date and load average go to
 ``benchmarks/results/encode.json``.
 
     python benchmarks/bench_encode.py --limit 4000
+    python benchmarks/bench_encode.py --store /work/stores/human --limit 600   # store texts
     python benchmarks/bench_encode.py --gpus 1 --model bert-base-random --modes direct,ray
 """
 
@@ -40,7 +46,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "encode.json"
-MODES = ("direct", "ray", "unsorted")
+MODES = ("direct", "ray", "unsorted", "bf16", "int8")
+FAST = ("bf16", "int8")  # compared with direct (float32): texts/s ratio and cosine
 
 
 def load_texts(data: Path, limit: int, seed: int = 0) -> list[str]:
@@ -62,6 +69,21 @@ def load_texts(data: Path, limit: int, seed: int = 0) -> list[str]:
     order = np.random.default_rng(seed).permutation(len(texts))
     if limit > len(texts):
         raise SystemExit(f"--limit {limit}: only {len(texts)} texts in {data}")
+    return [texts[i] for i in order[:limit]]
+
+
+def store_texts(store: Path, limit: int, seed: int = 0) -> list[str]:
+    """Non-empty node texts of a built store (genes and GO terms), shuffled, the first ``limit``."""
+    import pyarrow.parquet as pq
+
+    texts = [
+        t
+        for t in pq.read_table(store / "nodes.parquet", columns=["text"])["text"].to_pylist()
+        if t and t.strip()
+    ]
+    if limit > len(texts):
+        raise SystemExit(f"--limit {limit}: only {len(texts)} texts in {store}")
+    order = np.random.default_rng(seed).permutation(len(texts))
     return [texts[i] for i in order[:limit]]
 
 
@@ -96,15 +118,20 @@ def environment(gpus: int) -> dict:
     )
     for pkg in ("torch", "transformers", "tokenizers", "ray", "genen-scale"):
         env["versions"][pkg] = metadata.version(pkg)
+    env["hardware"]["native_bf16"] = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return env
 
 
-def measure(runner, jobs: list, warmup: list) -> dict:
-    """Encode ``warmup`` (untimed) then ``jobs``; texts/s and padded tokens/s of the latter."""
+def measure(runner, jobs: list, warmup: list, rows: np.ndarray | None = None) -> dict:
+    """Encode ``warmup`` (untimed) then ``jobs`` (into ``rows``); texts/s and padded tokens/s."""
     for _ in runner.map(warmup):
         pass
     t0 = time.perf_counter()
-    texts = sum(len(x) for _, x in runner.map(jobs))
+    texts = 0
+    for shard, x in runner.map(jobs):
+        if rows is not None:
+            rows[shard.rows] = x
+        texts += len(x)
     seconds = time.perf_counter() - t0
     padded = sum(s.padded_tokens for s, _ in jobs)
     return {
@@ -119,6 +146,7 @@ def measure(runner, jobs: list, warmup: list) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=DATA, help="shared data directory")
+    p.add_argument("--store", type=Path, default=None, help="take the texts of this store instead")
     p.add_argument("--limit", type=int, default=20000, help="number of texts (default 20000)")
     p.add_argument(
         "--model", default=None, help="hub id, directory or bert-base-random (default MiniLM)"
@@ -137,6 +165,8 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown := set(modes) - set(MODES):
         p.error(f"unknown modes {sorted(unknown)}; choose from {MODES}")
 
+    import torch
+
     from genen_scale.encode.batching import plan_shards
     from genen_scale.encode.model import (
         DEFAULT_MODEL,
@@ -152,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = args.model or DEFAULT_MODEL
     if model == "bert-base-random":
         model = random_bert_base(Path(tmp.name))
-    texts = load_texts(args.data, args.limit)
+    texts = store_texts(args.store, args.limit) if args.store else load_texts(args.data, args.limit)
     t0 = time.perf_counter()
     lengths = token_lengths(load_tokenizer(resolve_model(model)), texts, args.max_length)
     tokenize_s = time.perf_counter() - t0
@@ -185,6 +215,19 @@ def main(argv: list[str] | None = None) -> dict:
             local = LocalRunner(TextEncoder(threads=threads, **encoder_kwargs))
             startup["direct"] = startup["unsorted"] = round(time.perf_counter() - t0, 2)
             runners.update({m: local for m in ("direct", "unsorted") if m in modes})
+        for mode in set(FAST) & set(modes):
+            if args.gpus:
+                p.error(f"{mode} is a CPU mode; drop it from --modes with --gpus")
+            t0 = time.perf_counter()
+            dtype = "bfloat16" if mode == "bf16" else "float32"
+            fast = TextEncoder(threads=threads, compute_dtype=dtype, **encoder_kwargs)
+            if mode == "int8":
+                from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+                qconfig = {torch.nn.Linear: per_channel_dynamic_qconfig}
+                fast.model = quantize_dynamic(fast.model, qconfig, dtype=torch.qint8)
+            runners[mode] = LocalRunner(fast)
+            startup[mode] = round(time.perf_counter() - t0, 2)
         if "ray" in modes:
             import ray
 
@@ -204,10 +247,14 @@ def main(argv: list[str] | None = None) -> dict:
             runners["ray"] = pool
             warmups["ray"] = warmup * actors  # one warm-up shard per actor
         rounds: dict = {m: [] for m in modes}
+        # Rows of the last round of each mode, to compare the fast path's with fp32's.
+        compared = [m for m in ("direct", *FAST) if m in modes]
+        embeddings = {m: np.zeros((len(texts), runners[m].dim), np.float32) for m in compared}
         for r in range(args.rounds):
             for mode in modes:
                 sort = mode != "unsorted"
-                rounds[mode].append(measure(runners[mode], jobs(sort), warmups[mode]))
+                out = embeddings.get(mode)
+                rounds[mode].append(measure(runners[mode], jobs(sort), warmups[mode], out))
                 print(f"round {r} {mode}", rounds[mode][-1], file=sys.stderr)
         results = {}
         for mode in modes:
@@ -226,6 +273,24 @@ def main(argv: list[str] | None = None) -> dict:
             ray.shutdown()
 
     ratios = {}
+    cosine = {}
+    for mode in [m for m in FAST if m in results and "direct" in results]:
+        ratios[f"{mode}_vs_direct"] = round(
+            results[mode]["texts_per_s"] / results["direct"]["texts_per_s"], 3
+        )
+        # Same-round ratios too: both modes met the same background load within a round.
+        ratios[f"{mode}_vs_direct_per_round"] = [
+            round(f["texts_per_s"] / d["texts_per_s"], 3)
+            for f, d in zip(rounds[mode], rounds["direct"], strict=True)
+        ]
+        a, b = embeddings[mode], embeddings["direct"]
+        cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        cosine[mode] = {
+            "mean": round(float(cos.mean()), 5),
+            "min": round(float(cos.min()), 5),
+            "p01": round(float(np.quantile(cos, 0.01)), 5),
+            "texts": len(cos),
+        }
     if "ray" in results and "direct" in results:
         ratios["ray_vs_direct"] = round(
             results["ray"]["texts_per_s"] / results["direct"]["texts_per_s"], 3
@@ -251,7 +316,14 @@ def main(argv: list[str] | None = None) -> dict:
         "tokenize_s": round(tokenize_s, 2),
         "results": results,
         "ratios": ratios,
+        "cosine_to_fp32": cosine,
         "targets": {
+            "bf16_vs_direct >= 2": ratios["bf16_vs_direct"] >= 2
+            if "bf16_vs_direct" in ratios
+            else None,
+            "bf16 cosine to fp32 >= 0.99 (every text)": cosine["bf16"]["min"] >= 0.99
+            if "bf16" in cosine
+            else None,
             "ray_vs_direct >= 0.9": ratios.get("ray_vs_direct", 0) >= 0.9
             if "ray_vs_direct" in ratios
             else None,

@@ -22,7 +22,8 @@ RESULTS = HERE / "results"
 
 
 def _load_note(r: dict) -> str:
-    before, after = r.get("load_average_before"), r.get("load_average_after")
+    before = r.get("load_average_before", r.get("loadavg_before"))
+    after = r.get("load_average_after", r.get("loadavg_after"))
     if before is None and "load_average" in r:
         before, after = r["load_average"]["before"], r["load_average"]["after"]
     if isinstance(before, list):
@@ -48,11 +49,13 @@ def render_sampler(r: dict) -> str:
 
 def render_encode(r: dict) -> str:
     env, cfg = r["env"], r["config"]
+    texts = f"node texts of {cfg['store']}" if cfg.get("store") else "gene texts"
     lines = [
         f"`python benchmarks/{r['command']}` — {env['date']}, git {env['git']}, "
         f"{env['hardware']['nproc']} x {env['hardware']['cpu']}; model {cfg['model_resolved']}, "
-        f"{cfg['texts']:,} real gene texts (mean {cfg['mean_tokens']} tokens), max length "
-        f"{cfg['max_length']}, {cfg['tokens_per_batch']} tokens per batch.",
+        f"{cfg['texts']:,} real {texts} (mean {cfg['mean_tokens']} tokens), max length "
+        f"{cfg['max_length']}, {cfg['tokens_per_batch']} tokens per batch; {_load_note(r)} "
+        "(shared machine).",
         "",
         "| mode | texts/s | padded tokens |",
         "|---|---:|---:|",
@@ -61,7 +64,17 @@ def render_encode(r: dict) -> str:
         lines.append(f"| {mode} | {m['texts_per_s']:.1f} | {m['padded_tokens']:,} |")
     lines += ["", "| ratio | value | target |", "|---|---:|---|"]
     ratios = r["ratios"]
-    lines.append(f"| Ray pool / direct | {ratios['ray_vs_direct']:.2f} | >= 0.9 |")
+    if "ray_vs_direct" in ratios:
+        lines.append(f"| Ray pool / direct | {ratios['ray_vs_direct']:.2f} | >= 0.9 |")
+    for mode, cos in r.get("cosine_to_fp32", {}).items():
+        rounds = ", ".join(f"{x:.2f}" for x in ratios[f"{mode}_vs_direct_per_round"])
+        target = (">= 2", ">= 0.99") if mode == "bf16" else ("(alternative)", "(alternative)")
+        lines += [
+            f"| {mode} / direct (float32) texts/s | {ratios[f'{mode}_vs_direct']:.2f} "
+            f"(per round {rounds}) | {target[0]} |",
+            f"| {mode} cosine to float32, min over {cos['texts']:,} texts | {cos['min']:.4f} "
+            f"(1st pct {cos['p01']:.4f}, mean {cos['mean']:.4f}) | {target[1]} |",
+        ]
     if "direct" in r["results"] and "unsorted" in r["results"]:
         sorted_gain = (
             r["results"]["direct"]["texts_per_s"] / r["results"]["unsorted"]["texts_per_s"]

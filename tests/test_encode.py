@@ -89,10 +89,6 @@ def test_config_validation_and_strict_loading():
         load_config(EncodeConfig, None, ["--max_lenght", "128"])
     cfg = load_config(EncodeConfig, None, ["--pooling", "cls", "--use-ray", "false", "--force"])
     assert (cfg.pooling, cfg.use_ray, cfg.force) == ("cls", False, True)
-    with pytest.raises(ValueError, match="CPU path"):
-        EncodeConfig(backend="onnx-int8", device="cuda")
-    with pytest.raises(ValueError, match="backend"):
-        EncodeConfig(backend="tensorrt")
 
 
 # --- batching --------------------------------------------------------------------------
@@ -331,7 +327,7 @@ def test_cli_encodes_and_reports_errors(tiny_bert, tiny_store, capsys, caplog):
     assert "did you mean 'max_length'" in caplog.text
 
 
-# --- the onnx-int8 fast path -----------------------------------------------------------
+# --- the bfloat16 CPU fast path ------------------------------------------------------
 def real_summaries(shared_data, n: int, seed: int = 0) -> list[str]:
     """``n`` non-empty NCBI gene summaries drawn at random, short to 512+ tokens."""
     path = shared_data / "text" / "ncbi_gene_summaries_human.2022-10-27.tsv.gz"
@@ -341,36 +337,35 @@ def real_summaries(shared_data, n: int, seed: int = 0) -> list[str]:
     return random.Random(seed).sample(texts, n)
 
 
-@pytest.mark.slow
-def test_onnx_int8_keeps_cosine_to_fp32_on_real_texts(shared_data):
-    texts = real_summaries(shared_data, 16)
-    fp32 = TextEncoder(device="cpu", threads=2)(texts)
-    fast = TextEncoder(device="cpu", threads=2, backend="onnx-int8")
-    assert fast.model is None and fast.backend == "onnx-int8"  # the session did the work
-    got = np.concatenate([fast(texts[:5]), fast(texts[5:])])  # padding must not matter
+def test_bfloat16_keeps_cosine_to_float32_on_real_texts(shared_data):
+    texts = real_summaries(shared_data, 10)
+    fp32 = TextEncoder(device="cpu")(texts)
+    fast = TextEncoder(device="cpu", compute_dtype="bfloat16")
+    assert next(fast.model.parameters()).dtype == torch.bfloat16
+    got = np.concatenate([fast(texts[:4]), fast(texts[4:])])  # padding must not matter
     cosine = (got * fp32).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(fp32, axis=1)
     assert cosine.min() >= 0.99
-    assert np.abs(got - fp32).max() > 1e-4  # int8 really ran: not the fp32 rows again
+    assert np.abs(got - fp32).max() > 1e-4  # bfloat16 really ran: not the fp32 rows again
 
 
-def test_rows_are_reused_only_from_the_same_backend(tiny_bert, tiny_store, count_model_rows):
+def test_rows_are_reused_only_from_the_same_compute_dtype(tiny_bert, tiny_store, count_model_rows):
     n = tiny_store.num_nodes
     encode_store(tiny_store, tiny_cfg(tiny_bert))
-    assert tiny_store.feature_meta("tiny")["backend"] == "torch"
+    assert tiny_store.feature_meta("tiny")["compute_dtype"] == "auto"
     count_model_rows.clear()
-    encode_store(tiny_store, tiny_cfg(tiny_bert, backend="onnx-int8"))
-    assert sum(count_model_rows) == n  # torch rows are not mixed into int8 features
+    encode_store(tiny_store, tiny_cfg(tiny_bert, compute_dtype="bfloat16"))
+    assert sum(count_model_rows) == n  # float32 rows are not mixed into bfloat16 features
     meta = tiny_store.feature_meta("tiny")
-    assert meta["backend"] == "onnx-int8" and meta["counts"]["reused"] == 0
+    assert meta["compute_dtype"] == "bfloat16" and meta["counts"]["reused"] == 0
     count_model_rows.clear()
-    encode_store(tiny_store, tiny_cfg(tiny_bert, backend="onnx-int8"))
-    assert count_model_rows == []  # same backend, same texts: nothing to do
+    encode_store(tiny_store, tiny_cfg(tiny_bert, compute_dtype="bfloat16"))
+    assert count_model_rows == []  # same settings, same texts: nothing to do
     encode_store(tiny_store, tiny_cfg(tiny_bert))
     assert sum(count_model_rows) == n
-    # A sidecar written before the backend key existed holds torch rows.
+    # A sidecar written before compute_dtype was part of the identity meant "auto".
     files = FeatureFiles(tiny_store.path / "features", "tiny")
     old = json.loads(files.sidecar.read_text())
-    del old["backend"]
+    del old["compute_dtype"]
     files.sidecar.write_text(json.dumps(old))
     count_model_rows.clear()
     encode_store(tiny_store, tiny_cfg(tiny_bert))

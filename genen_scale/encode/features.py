@@ -4,8 +4,9 @@ Files for one feature name, all in ``<store>/features/``:
 
 * ``<name>.npy``: ``[num_nodes, dim]`` float16|float32, row i = node i; read with
   ``np.load(..., mmap_mode="r")``.
-* ``<name>.json``: the sidecar: model, revision, pooling, dim, max_length, dtype, backend
-  (``torch`` or the ``onnx-int8`` fast path; rows of one are never reused for the other), counts
+* ``<name>.json``: the sidecar: model, revision, pooling, dim, max_length, dtype,
+  compute_dtype (``bfloat16`` marks the CPU fast path: its rows are never reused for a
+  float32 run, nor the other way round), counts
   and ``row_hashes``, the blake2b-128 hex digest of each node's exact text (UTF-8).
 * ``<name>.npy.partial`` and ``<name>.progress.json``: only while a run is under way or was
   interrupted: the memory-mapped rows written so far and the shards already done.
@@ -34,9 +35,9 @@ log = logging.getLogger(__name__)
 
 HASH = "blake2b-128 of UTF-8 text"
 # Sidecar keys that must match for stored rows to be reused: they fix what a row means.
-IDENTITY_KEYS = ("model", "revision", "pooling", "max_length", "dim", "dtype", "backend")
-# What a sidecar written before a key existed meant by it.
-IDENTITY_DEFAULTS = {"backend": "torch"}
+IDENTITY_KEYS = ("model", "revision", "pooling", "max_length", "dim", "dtype", "compute_dtype")
+# What a sidecar written before a key was part of the identity meant by it.
+IDENTITY_DEFAULTS = {"compute_dtype": "auto"}
 
 
 def text_hashes(texts: Sequence[str]) -> list[str]:

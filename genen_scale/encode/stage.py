@@ -33,7 +33,6 @@ from genen_scale.encode.features import (
     text_hashes,
 )
 from genen_scale.encode.model import (
-    BACKENDS,
     DEFAULT_MODEL,
     check_max_length,
     default_feature_name,
@@ -42,7 +41,6 @@ from genen_scale.encode.model import (
     resolve_model,
     token_lengths,
 )
-from genen_scale.encode.onnx_int8 import check_available as check_onnx
 from genen_scale.store import FEATURES_DIR, GraphStore
 
 log = logging.getLogger(__name__)
@@ -77,14 +75,13 @@ class EncodeConfig:
     """Stored dtype. float16 halves the memory-mapped file the samplers page in; its
     rounding (~5e-4 relative) is far below the differences between text models."""
     compute_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    """Model weights/activations: ``auto`` is float16 on CUDA and float32 on the CPU."""
+    """Model weights/activations: ``auto`` is float16 on CUDA and float32 on the CPU.
+    ``bfloat16`` is the opt-in CPU fast path on CPUs with native bfloat16 (AMX or
+    AVX512-BF16): ~3x the float32 texts/s at cosine >= 0.999 to float32 rows
+    (``benchmarks/bench_encode.py``); elsewhere it is slower and a warning says so. Rows
+    are reused only from a run with the same compute_dtype."""
     device: str = "auto"
     """``auto`` (the GPU Ray assigns, if any, else the CPU), ``cpu`` or ``cuda``."""
-    backend: Literal["torch", "onnx-int8"] = "torch"
-    """``torch`` runs the model as loaded. ``onnx-int8`` is the opt-in CPU fast path: ONNX
-    Runtime with int8 weights, about 2x the fp32 texts/s at cosine >= 0.99 to fp32 rows
-    (``benchmarks/bench_encode.py``); needs ``pip install 'genen-scale[onnx]'``, runs on
-    CPU actors only. Rows are reused only from a run with the same backend."""
     use_ray: bool = True
     """Encode on a Ray actor pool; ``false`` encodes in this process (small runs, tests)."""
     force: bool = False
@@ -114,15 +111,6 @@ class EncodeConfig:
             )
         if not self.model:
             raise ValueError("encode.model must name a hub id or a local directory")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"encode.backend must be one of {BACKENDS}, got {self.backend!r}")
-        if self.backend == "onnx-int8":
-            if self.device.startswith("cuda") or self.compute_dtype not in ("auto", "float32"):
-                raise ValueError(
-                    "encode.backend onnx-int8 is a CPU path in float32: set device cpu (or "
-                    f"auto) and compute_dtype auto, not {self.device!r} / {self.compute_dtype!r}"
-                )
-            check_onnx()
 
     @property
     def feature_name(self) -> str:
@@ -178,7 +166,6 @@ class _Runner:
             "max_length": cfg.max_length,
             "device": cfg.device,
             "compute_dtype": cfg.compute_dtype,
-            "backend": cfg.backend,
         }
         if not cfg.use_ray:
             from genen_scale.encode.model import TextEncoder
@@ -195,8 +182,7 @@ class _Runner:
             init_local_ray()  # bound to 127.0.0.1
             self.started_ray = True
         resources = ray.cluster_resources()
-        on_cpu = cfg.device == "cpu" or cfg.backend == "onnx-int8"
-        gpus = 0 if on_cpu else int(resources.get("GPU", 0))
+        gpus = int(resources.get("GPU", 0)) if cfg.device != "cpu" else 0
         cpus = int(resources.get("CPU", 1))
         actors = cfg.num_actors or max(gpus, 1)
         if gpus:
@@ -229,7 +215,7 @@ def encode_store(store: GraphStore | str | os.PathLike, cfg: EncodeConfig | None
     """Encode every node's text into ``features/<name>.npy``; returns that path.
 
     Rows whose text is unchanged since the last run with the same model, revision,
-    pooling, max length, dtype and backend are copied (``cfg.force`` re-encodes all); empty texts
+    pooling, max length, dtype and compute dtype are copied (``cfg.force`` re-encodes all); empty texts
     get zero rows; an interrupted run resumes at the first unfinished shard.
     """
     cfg = cfg or EncodeConfig()
@@ -247,7 +233,7 @@ def encode_store(store: GraphStore | str | os.PathLike, cfg: EncodeConfig | None
         "max_length": cfg.max_length,
         "dim": int(config.hidden_size),
         "dtype": cfg.dtype,
-        "backend": cfg.backend,
+        "compute_dtype": cfg.compute_dtype,
     }
     previous = None if cfg.force else read_previous(files, identity)
     if previous is not None and previous.meta.get("row_hashes") == hashes:
@@ -292,7 +278,6 @@ def encode_store(store: GraphStore | str | os.PathLike, cfg: EncodeConfig | None
     meta = {
         **identity,
         "model_location": source.location,
-        "compute_dtype": cfg.compute_dtype,
         "num_rows": len(texts),
         "counts": {
             "encoded": encoded,
