@@ -333,26 +333,20 @@ def read_alias_claims(path: Path, info: pa.Table, con: duckdb.DuckDBPyConnection
     """
     _check_header(path, ALIASES_HEADER, "\t", "protein.aliases")
     compression = _compression(path)
+    params = {"path": str(path), "compression": compression}
     try:
-        sources = [
-            s
-            for (s,) in con.execute(
-                "SELECT DISTINCT source FROM read_csv($path, compression = $compression, "
-                "delim = '\t', header = true, quote = '', escape = '', "
-                "columns = {'p': 'VARCHAR', 'alias': 'VARCHAR', 'source': 'VARCHAR'})",
-                {"path": str(path), "compression": compression},
-            ).fetchall()
-            if s is not None
-        ]
+        con.execute((SQL_DIR / "string_aliases_staging.sql").read_text())
+        listed = "SELECT DISTINCT source FROM string_aliases($path, $compression)"
+        sources = [s for (s,) in con.execute(listed, params).fetchall() if s is not None]
         kinds = {s: k for s in sources if (k := classify_source(s)) is not None}
         con.register("string_info", info)
         try:
             rows = con.execute(
-                (SQL_DIR / "string_aliases.sql").read_text(),
-                {"path": str(path), "compression": compression, "sources": sorted(kinds)},
+                (SQL_DIR / "string_aliases.sql").read_text(), {**params, "sources": sorted(kinds)}
             ).df()
         finally:
             con.unregister("string_info")
+            con.execute("DROP MACRO TABLE IF EXISTS string_aliases")
     except duckdb.Error as e:
         raise _read_error(path, e) from e
     kind = rows["source"].map(kinds)
