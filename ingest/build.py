@@ -8,7 +8,8 @@ Stages, each logged with its wall time::
                 release the GIL)
     gaf         GOA annotations -> (gene, GO id) pairs
     ids         the identifier map (ingest.idmap) and the user's edge lists (ingest.edges)
-    nodes       genes = protein.info symbols | GAF symbols | edge-list genes (sorted), then
+    nodes       genes = protein.info symbols | GAF symbols (an alias of a STRING gene is
+                that gene) | edge-list genes (sorted), then
                 live GO terms (sorted by id) minus exclusions; node texts (MyGene here)
     graphs      ppi, gene_go, go_go, the merged variants go, go_ppi, and one relation
                 per edge list
@@ -22,6 +23,7 @@ label-bearing GO terms share their gene node ids.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -118,11 +120,23 @@ def build_store(cfg: IngestConfig) -> Path:
                 evidence_drop=cfg.evidence_drop,
             )
         with timer.stage("ids"):
-            base = sorted(set(string_genes) | set(annotations.column("gene").to_pylist()))
             aliases = sources["aliases"].path if "aliases" in sources else None
             idmap = build_idmap(
-                base, info, aliases=aliases, summaries=Path(cfg.summaries) if tsv else None, con=con
+                string_genes,
+                info,
+                aliases=aliases,
+                summaries=Path(cfg.summaries) if tsv else None,
+                con=con,
             )
+            # An older GAF names some STRING genes by a previous symbol (AARS for AARS1):
+            # their annotations go to the STRING gene, not to a second node.
+            gaf_genes, renamed = idmap.rename(annotations.column("gene").to_pylist())
+            annotations = annotations.set_column(
+                annotations.schema.get_field_index("gene"), "gene", pa.array(gaf_genes)
+            )
+            gaf_stats = {**gaf_stats, "genes_by_alias": renamed}
+            base = sorted(set(string_genes) | set(gaf_genes))
+            idmap = dataclasses.replace(idmap, genes=frozenset(base))
             edge_lists = [read_edge_list(n, c, idmap, con) for n, c in cfg.edges.items()]
     finally:
         con.close()

@@ -232,6 +232,18 @@ class IdMap:
             out_match.append(match)
         return Resolution(id_type, out_genes, out_match)
 
+    def rename(self, symbols: Sequence[str]) -> tuple[list[str], int]:
+        """Each symbol that is an alias of a gene key replaced by that key (others as they
+        are); returns the symbols and how many distinct ones were renamed."""
+        distinct = sorted(set(symbols))
+        found = self.resolve(distinct, "symbol")
+        new = {
+            s: g
+            for s, g, m in zip(distinct, found.genes, found.match, strict=True)
+            if m is Match.ALIAS
+        }
+        return [new.get(s, s) for s in symbols], len(new)
+
     def alias_rows(self, genes: Sequence[str]) -> tuple[list[str], list[str], list[int]]:
         """``(alias, id_type, node)`` of every alias naming a node (genes are nodes
         ``0..len(genes)-1``), for the store's ``aliases.parquet``.

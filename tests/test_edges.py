@@ -349,3 +349,17 @@ def test_real_string_links_as_an_edge_list(shared_data):
     want = pandas_reference(links, info_path, 700)
     assert got.index.sort_values().equals(want.index.sort_values())
     assert np.array_equal(got.sort_index().to_numpy(), want.sort_index().to_numpy())
+
+
+def test_gaf_genes_under_an_old_symbol_join_their_string_gene(tmp_path, raw):
+    from ingest_helpers import GAF_ROWS, gaf_text
+
+    write_text(raw["gaf"], gaf_text([*GAF_ROWS, ("OLDB", "", "GO:0000006", "IDA", "C")]))
+    store = build(tmp_path, raw, {})
+    keys = store.nodes.column("key").to_pylist()
+    assert "OLDB" not in keys
+    gene_go = store.csr("gene_go")
+    bbb = keys.index("BBB")
+    row = gene_go.indices[gene_go.indptr[bbb] : gene_go.indptr[bbb + 1]]
+    assert {keys[c] for c in row} == {"GO:0000003", "GO:0000006"}
+    assert store.manifest["counts"]["gaf"]["genes_by_alias"] == 1
