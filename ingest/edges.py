@@ -7,7 +7,8 @@
     id_type = "ensembl_gene"     # auto | symbol | entrez | ensembl_gene | ensembl_protein | uniprot
     columns = ["Ensembl_A", "Ensembl_B"]   # default: the first two columns
     weight = "score"             # optional; default weight 1.0
-    threshold = 0.5              # optional; keep rows with weight >= threshold
+    threshold = 400              # optional; keep rows with weight >= threshold
+    weight_scale = 0.001         # optional; stored weight = weight x scale (ppi: score / 1000)
 
 An edge list is a CSV/TSV (plain or gzipped; tab, comma or space separated, detected from
 its first line) with one gene pair per row. Its ids go through the store's identifier map
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,7 +61,11 @@ class EdgeListConfig:
     weight: str | None = None
     """Header name of a numeric edge weight (>= 0); None: every edge weighs 1.0."""
     threshold: float | None = None
-    """Keep rows whose weight is >= threshold (needs ``weight``)."""
+    """Keep rows whose weight is >= threshold (needs ``weight``; before scaling)."""
+    weight_scale: float = 1.0
+    """Stored weight = weight x weight_scale. With ``model.edge_weight = fixed`` on a
+    composed graph keep it on ppi's scale, STRING combined_score / 1000 (e.g. 0.001 for a
+    0..1000 score)."""
     header: bool | None = None
     """Whether the first line is a header; None: a header unless its first two cells
     both name genes."""
@@ -78,6 +84,8 @@ class EdgeListConfig:
             raise ValueError(f"edges columns={self.columns}: give the two gene id columns")
         if self.threshold is not None and self.weight is None:
             raise ValueError("edges threshold needs a weight column (weight = NAME)")
+        if not (self.weight_scale > 0 and math.isfinite(self.weight_scale)):
+            raise ValueError(f"edges weight_scale={self.weight_scale} must be a positive number")
 
 
 def edge_configs(value: dict) -> dict[str, EdgeListConfig]:
@@ -241,7 +249,8 @@ def read_edge_list(
         len(unmapped),
         ", ".join(unmapped[:_EXAMPLES]),
     )
-    w = np.ones(int(kept.sum()), np.float32) if weight is None else weight[kept].astype(np.float32)
+    w = np.ones(int(kept.sum()), np.float32) if weight is None else weight[kept] * cfg.weight_scale
+    w = w.astype(np.float32)
     mask = pa.array(kept)
     return EdgeList(name, src.filter(mask), dst.filter(mask), w, sorted(new), stats)
 
