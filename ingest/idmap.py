@@ -18,6 +18,10 @@ collects *claims* ``(id_type, alias, gene, rank)`` from
   synonym shared with it is recognised as ambiguous, and so that an edge list can add it
   as a new gene node under its NCBI symbol.
 
+The build renames GAF symbols that are aliases of STRING genes (an older GAF keeps old
+names), resolves edge lists and label files through the map, and stores the aliases that
+name a node in ``aliases.parquet`` for label files given at training time.
+
 Precedence, per alias: a value that *is* a gene key matches exactly; otherwise the claims
 of the best rank (current symbol > previous symbol > synonym) decide, and an alias that the
 best rank gives to several genes is ambiguous and unused. Identifiers are normalised
@@ -294,7 +298,8 @@ def build_idmap(
     """Build the identifier map of a store's genes.
 
     Args:
-        genes: The graph's gene keys (STRING symbols and GAF-only symbols).
+        genes: The gene keys the map resolves to exactly: STRING's symbols (the build
+            renames GAF symbols through the map, then sets ``genes`` to the node set).
         info: STRING protein.info as read by :func:`ingest.string_db.read_protein_info`.
         aliases: STRING ``protein.aliases`` of the same release, or None.
         summaries: The NCBI-style summaries TSV (``id``, ``symbol``, ``synonyms``
