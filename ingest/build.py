@@ -121,21 +121,13 @@ def build_store(cfg: IngestConfig) -> Path:
             )
         with timer.stage("ids"):
             aliases = sources["aliases"].path if "aliases" in sources else None
+            summary_file = Path(cfg.summaries) if tsv else None
             idmap = build_idmap(
-                string_genes,
-                info,
-                aliases=aliases,
-                summaries=Path(cfg.summaries) if tsv else None,
-                con=con,
+                string_genes, info, aliases=aliases, summaries=summary_file, con=con
             )
-            # An older GAF names some STRING genes by a previous symbol (AARS for AARS1):
-            # their annotations go to the STRING gene, not to a second node.
-            gaf_genes, renamed = idmap.rename(annotations.column("gene").to_pylist())
-            annotations = annotations.set_column(
-                annotations.schema.get_field_index("gene"), "gene", pa.array(gaf_genes)
+            annotations, base, gaf_stats["genes_by_alias"] = _rename_gaf_genes(
+                annotations, string_genes, idmap
             )
-            gaf_stats = {**gaf_stats, "genes_by_alias": renamed}
-            base = sorted(set(string_genes) | set(gaf_genes))
             idmap = dataclasses.replace(idmap, genes=frozenset(base))
             edge_lists = [read_edge_list(n, c, idmap, con) for n, c in cfg.edges.items()]
     finally:
@@ -331,6 +323,24 @@ def _graphs(
         },
     }
     return graphs, stats
+
+
+def _rename_gaf_genes(
+    annotations: pa.Table, string_genes: list[str], idmap: IdMap
+) -> tuple[pa.Table, list[str], int]:
+    """Annotations with GAF symbols that are aliases of STRING genes renamed to them.
+
+    An older GAF names some STRING genes by a previous symbol (AARS for AARS1): their
+    annotations belong to the STRING gene, not to a second node of the same gene.
+
+    Returns:
+        ``(annotations, genes, renamed)``: the annotations, the sorted gene keys (STRING
+        genes and the GAF genes left), and how many GAF symbols were renamed.
+    """
+    gaf_genes, renamed = idmap.rename(annotations.column("gene").to_pylist())
+    column = annotations.schema.get_field_index("gene")
+    annotations = annotations.set_column(column, "gene", pa.array(gaf_genes, pa.string()))
+    return annotations, sorted(set(string_genes) | set(gaf_genes)), renamed
 
 
 def _edge_relations(
