@@ -8,7 +8,8 @@ Stages, each logged with its wall time::
                 release the GIL)
     gaf         GOA annotations -> (gene, GO id) pairs
     ids         the identifier map (ingest.idmap) and the user's edge lists (ingest.edges)
-    nodes       genes = protein.info symbols | GAF symbols | edge-list genes (sorted), then
+    nodes       genes = protein.info symbols | GAF symbols (an alias of a STRING gene is
+                that gene) | edge-list genes (sorted), then
                 live GO terms (sorted by id) minus exclusions; node texts (MyGene here)
     graphs      ppi, gene_go, go_go, the merged variants go, go_ppi, and one relation
                 per edge list
@@ -25,6 +26,7 @@ label-bearing GO terms share their gene node ids.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -136,11 +138,15 @@ def _build(cfg: IngestConfig, builder: StoreBuilder) -> Path:
                 evidence_drop=cfg.evidence_drop,
             )
         with timer.stage("ids"):
-            base = sorted(set(string_genes) | set(annotations.column("gene").to_pylist()))
             aliases = sources["aliases"].path if "aliases" in sources else None
+            summary_file = Path(cfg.summaries) if tsv else None
             idmap = build_idmap(
-                base, info, aliases=aliases, summaries=Path(cfg.summaries) if tsv else None, con=con
+                string_genes, info, aliases=aliases, summaries=summary_file, con=con
             )
+            annotations, base, gaf_stats["genes_by_alias"] = _rename_gaf_genes(
+                annotations, string_genes, idmap
+            )
+            idmap = dataclasses.replace(idmap, genes=frozenset(base))
             edge_lists = [read_edge_list(n, c, idmap, con) for n, c in cfg.edges.items()]
     finally:
         con.close()
@@ -345,6 +351,24 @@ def _graphs(
         },
     }
     return graphs, stats
+
+
+def _rename_gaf_genes(
+    annotations: pa.Table, string_genes: list[str], idmap: IdMap
+) -> tuple[pa.Table, list[str], int]:
+    """Annotations with GAF symbols that are aliases of STRING genes renamed to them.
+
+    An older GAF names some STRING genes by a previous symbol (AARS for AARS1): their
+    annotations belong to the STRING gene, not to a second node of the same gene.
+
+    Returns:
+        ``(annotations, genes, renamed)``: the annotations, the sorted gene keys (STRING
+        genes and the GAF genes left), and how many GAF symbols were renamed.
+    """
+    gaf_genes, renamed = idmap.rename(annotations.column("gene").to_pylist())
+    column = annotations.schema.get_field_index("gene")
+    annotations = annotations.set_column(column, "gene", pa.array(gaf_genes, pa.string()))
+    return annotations, sorted(set(string_genes) | set(gaf_genes)), renamed
 
 
 def _edge_relations(

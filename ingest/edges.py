@@ -7,7 +7,8 @@
     id_type = "ensembl_gene"     # auto | symbol | entrez | ensembl_gene | ensembl_protein | uniprot
     columns = ["Ensembl_A", "Ensembl_B"]   # default: the first two columns
     weight = "score"             # optional; default weight 1.0
-    threshold = 0.5              # optional; keep rows with weight >= threshold
+    threshold = 400              # optional; keep rows with weight >= threshold
+    weight_scale = 0.001         # optional; stored weight = weight x scale (ppi: score / 1000)
 
 An edge list is a CSV/TSV (plain or gzipped; tab, comma or space separated, detected from
 its first line) with one gene pair per row. Its ids go through the store's identifier map
@@ -60,7 +61,11 @@ class EdgeListConfig:
     weight: str | None = None
     """Header name of a numeric edge weight (>= 0); None: every edge weighs 1.0."""
     threshold: float | None = None
-    """Keep rows whose weight is >= threshold (needs ``weight``)."""
+    """Keep rows whose weight is >= threshold (needs ``weight``; before scaling)."""
+    weight_scale: float = 1.0
+    """Stored weight = weight x weight_scale. With ``model.edge_weight = fixed`` on a
+    composed graph keep it on ppi's scale, STRING combined_score / 1000 (e.g. 0.001 for a
+    0..1000 score)."""
     header: bool | None = None
     """Whether the first line is a header; None: a header unless its first two cells
     both name genes."""
@@ -79,6 +84,8 @@ class EdgeListConfig:
             raise ValueError(f"edges columns={self.columns}: give the two gene id columns")
         if self.threshold is not None and self.weight is None:
             raise ValueError("edges threshold needs a weight column (weight = NAME)")
+        if not (self.weight_scale > 0 and math.isfinite(self.weight_scale)):
+            raise ValueError(f"edges weight_scale={self.weight_scale} must be a positive number")
 
 
 def edge_configs(value: dict) -> dict[str, EdgeListConfig]:
@@ -132,15 +139,15 @@ class EdgeList:
 
     Attributes:
         name: Relation name.
-        src, dst: ``[m]`` gene symbols of each kept row.
+        src, dst: ``[m]`` gene symbols of each kept row (Arrow strings).
         weight: ``[m]`` float32 weights.
         new_genes: Symbols of genes the graph lacked, sorted.
         stats: Counts for the manifest.
     """
 
     name: str
-    src: np.ndarray
-    dst: np.ndarray
+    src: pa.Array
+    dst: pa.Array
     weight: np.ndarray
     new_genes: list[str] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
@@ -149,7 +156,7 @@ class EdgeList:
         """``(src, dst)`` int64 node ids of the rows, genes being nodes ``0..len(genes)-1``."""
         universe = pa.array(list(genes))
         src, dst = (
-            pc.index_in(pa.array(v), value_set=universe).fill_null(-1).to_numpy()
+            pc.index_in(v, value_set=universe).fill_null(-1).to_numpy()
             for v in (self.src, self.dst)
         )
         assert src.min() >= 0 and dst.min() >= 0, "every mapped gene must be a node"
@@ -179,16 +186,19 @@ def read_edge_list(
     except duckdb.Error as e:
         raise IngestError(f"{path}: cannot be read as a {_sep(delim)} edge list: {e}") from e
     offset = 2 if header else 1  # line number of the first data row
-    a, b = (table.column(i).to_pylist() for i in (0, 1))
-    for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if not x or not y or not x.strip() or not y.strip():
-            raise IngestError(f"{path}:{i + offset}: a gene id is empty ({x!r}, {y!r})")
-    weight = _weights(path, table.column(2).to_pylist(), offset) if cfg.weight else None
+    a, b = (table.column(i).combine_chunks() for i in (0, 1))
+    blank = pc.or_kleene(_blank(a), _blank(b))
+    if pc.any(blank).as_py():
+        i = pc.index(blank, True).as_py()
+        raise IngestError(
+            f"{path}:{i + offset}: a gene id is empty ({a[i].as_py()!r}, {b[i].as_py()!r})"
+        )
+    weight = _weights(path, table.column(2), offset) if cfg.weight else None
     rows = len(a)
     keep = np.ones(rows, dtype=bool)
     if cfg.threshold is not None:
         keep = weight >= cfg.threshold
-    ids = sorted(set(a) | set(b))
+    ids = sorted(pc.unique(pa.concat_arrays([a, b])).to_pylist())
     found = idmap.resolve(ids, cfg.id_type)
     gene_of, new = {}, set()
     for raw, gene, match in zip(ids, found.genes, found.match, strict=True):
@@ -198,10 +208,11 @@ def read_edge_list(
             gene_of[raw], _ = gene, new.add(gene)
         elif cfg.new_genes and match is Match.UNKNOWN and found.id_type == "symbol":
             gene_of[raw], _ = raw.strip(), new.add(raw.strip())
-    src = np.array([gene_of.get(x) for x in a], dtype=object)
-    dst = np.array([gene_of.get(y) for y in b], dtype=object)
-    mapped = (src != None) & (dst != None)  # noqa: E711 (element-wise on object arrays)
-    loops = mapped & (src == dst)
+    # Rows -> genes in Arrow: one dictionary lookup per distinct id, none per row.
+    genes = pa.array([gene_of.get(i) for i in ids], pa.string())
+    src, dst = (pc.take(genes, pc.index_in(x, value_set=pa.array(ids))) for x in (a, b))
+    mapped = pc.and_(src.is_valid(), dst.is_valid()).to_numpy(zero_copy_only=False)
+    loops = mapped & pc.equal(src, dst).fill_null(False).to_numpy(zero_copy_only=False)
     kept = keep & mapped & ~loops
     counts = found.counts(ids)
     unmapped = sorted(i for i in ids if i not in gene_of)
@@ -238,8 +249,10 @@ def read_edge_list(
         len(unmapped),
         ", ".join(unmapped[:_EXAMPLES]),
     )
-    w = np.ones(int(kept.sum()), np.float32) if weight is None else weight[kept].astype(np.float32)
-    return EdgeList(name, src[kept], dst[kept], w, sorted(new), stats)
+    w = np.ones(int(kept.sum()), np.float32) if weight is None else weight[kept] * cfg.weight_scale
+    w = w.astype(np.float32)
+    mask = pa.array(kept)
+    return EdgeList(name, src.filter(mask), dst.filter(mask), w, sorted(new), stats)
 
 
 def _first_line(path: Path) -> str:
@@ -275,16 +288,32 @@ def _columns(path: Path, header: list[str], cfg: EdgeListConfig) -> list[str]:
     return wanted
 
 
-def _weights(path: Path, cells: list[str | None], offset: int) -> np.ndarray:
-    out = np.empty(len(cells), np.float64)
-    for i, cell in enumerate(cells):
-        try:
-            out[i] = float(cell)
-        except (TypeError, ValueError):
-            out[i] = math.nan
-        if not (math.isfinite(out[i]) and out[i] >= 0):
-            raise IngestError(f"{path}:{i + offset}: weight {cell!r} is not a finite number >= 0")
+def _blank(ids: pa.Array) -> pa.Array:
+    return pc.or_kleene(pc.is_null(ids), pc.equal(pc.utf8_trim_whitespace(ids), "")).fill_null(True)
+
+
+def _weights(path: Path, cells: pa.ChunkedArray, offset: int) -> np.ndarray:
+    """The weight column as float64; the first cell that is not a number >= 0 is an error."""
+    try:
+        out = pc.cast(cells, pa.float64()).to_numpy()
+        bad = np.flatnonzero(~(np.isfinite(out) & (out >= 0)))
+    except pa.ArrowInvalid:
+        # Error path only: find the first cell that does not parse.
+        bad = [i for i, c in enumerate(cells.to_pylist()) if not _is_float(c)]
+    if len(bad):
+        i = int(bad[0])
+        raise IngestError(
+            f"{path}:{i + offset}: weight {cells[i].as_py()!r} is not a finite number >= 0"
+        )
     return out
+
+
+def _is_float(cell: str | None) -> bool:
+    try:
+        float(cell)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _sep(delim: str) -> str:

@@ -18,6 +18,10 @@ collects *claims* ``(id_type, alias, gene, rank)`` from
   synonym shared with it is recognised as ambiguous, and so that an edge list can add it
   as a new gene node under its NCBI symbol.
 
+The build renames GAF symbols that are aliases of STRING genes (an older GAF keeps old
+names), resolves edge lists and label files through the map, and stores the aliases that
+name a node in ``aliases.parquet`` for label files given at training time.
+
 Precedence, per alias: a value that *is* a gene key matches exactly; otherwise the claims
 of the best rank (current symbol > previous symbol > synonym) decide, and an alias that the
 best rank gives to several genes is ambiguous and unused. Identifiers are normalised
@@ -232,6 +236,18 @@ class IdMap:
             out_match.append(match)
         return Resolution(id_type, out_genes, out_match)
 
+    def rename(self, symbols: Sequence[str]) -> tuple[list[str], int]:
+        """Each symbol that is an alias of a gene key replaced by that key (others as they
+        are); returns the symbols and how many distinct ones were renamed."""
+        distinct = sorted(set(symbols))
+        found = self.resolve(distinct, "symbol")
+        new = {
+            s: g
+            for s, g, m in zip(distinct, found.genes, found.match, strict=True)
+            if m is Match.ALIAS
+        }
+        return [new.get(s, s) for s in symbols], len(new)
+
     def alias_rows(self, genes: Sequence[str]) -> tuple[list[str], list[str], list[int]]:
         """``(alias, id_type, node)`` of every alias naming a node (genes are nodes
         ``0..len(genes)-1``), for the store's ``aliases.parquet``.
@@ -282,7 +298,8 @@ def build_idmap(
     """Build the identifier map of a store's genes.
 
     Args:
-        genes: The graph's gene keys (STRING symbols and GAF-only symbols).
+        genes: The gene keys the map resolves to exactly: STRING's symbols (the build
+            renames GAF symbols through the map, then sets ``genes`` to the node set).
         info: STRING protein.info as read by :func:`ingest.string_db.read_protein_info`.
         aliases: STRING ``protein.aliases`` of the same release, or None.
         summaries: The NCBI-style summaries TSV (``id``, ``symbol``, ``synonyms``
@@ -333,26 +350,20 @@ def read_alias_claims(path: Path, info: pa.Table, con: duckdb.DuckDBPyConnection
     """
     _check_header(path, ALIASES_HEADER, "\t", "protein.aliases")
     compression = _compression(path)
+    params = {"path": str(path), "compression": compression}
     try:
-        sources = [
-            s
-            for (s,) in con.execute(
-                "SELECT DISTINCT source FROM read_csv($path, compression = $compression, "
-                "delim = '\t', header = true, quote = '', escape = '', "
-                "columns = {'p': 'VARCHAR', 'alias': 'VARCHAR', 'source': 'VARCHAR'})",
-                {"path": str(path), "compression": compression},
-            ).fetchall()
-            if s is not None
-        ]
+        con.execute((SQL_DIR / "string_aliases_staging.sql").read_text())
+        listed = "SELECT DISTINCT source FROM string_aliases($path, $compression)"
+        sources = [s for (s,) in con.execute(listed, params).fetchall() if s is not None]
         kinds = {s: k for s in sources if (k := classify_source(s)) is not None}
         con.register("string_info", info)
         try:
             rows = con.execute(
-                (SQL_DIR / "string_aliases.sql").read_text(),
-                {"path": str(path), "compression": compression, "sources": sorted(kinds)},
+                (SQL_DIR / "string_aliases.sql").read_text(), {**params, "sources": sorted(kinds)}
             ).df()
         finally:
             con.unregister("string_info")
+            con.execute("DROP MACRO TABLE IF EXISTS string_aliases")
     except duckdb.Error as e:
         raise _read_error(path, e) from e
     kind = rows["source"].map(kinds)

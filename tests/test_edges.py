@@ -325,3 +325,43 @@ def test_config_table_with_named_columns(tmp_path, raw):
                                             ("GGG", "EEE")}  # fmt: skip
     with pytest.raises(ValueError, match="unknown keys \\['colums'\\]"):
         IngestConfig(out="x", edges={"b": {"path": str(edges), "colums": ["a", "b"]}})
+
+
+def test_real_string_links_as_an_edge_list(shared_data):
+    """The real STRING subset read as a user edge list (ENSP ids with taxon prefixes, a
+    space-separated file, a weight and a threshold) gives the pairs pandas computes."""
+    import duckdb
+    from ingest_helpers import pandas_reference
+
+    from ingest.edges import EdgeListConfig, read_edge_list
+
+    links = shared_data / "string" / "9606.protein.links.v12.0.hc-subset.txt.gz"
+    info_path = shared_data / "string" / "9606.protein.info.v12.0.txt.gz"
+    info = read_protein_info(info_path)
+    idmap = build_idmap(info.column("symbol").to_pylist(), info)
+    cfg = EdgeListConfig(
+        path=str(links), weight="combined_score", threshold=700, weight_scale=0.001
+    )
+    with duckdb.connect() as con:
+        edges = read_edge_list("string", cfg, idmap, con)
+    assert edges.stats["id_type"] == "ensembl_protein" and edges.stats["unmapped_ids"] == 0
+    index = pd.MultiIndex.from_arrays([edges.src.to_pylist(), edges.dst.to_pylist()])
+    got = pd.Series(edges.weight, index=index)
+    got = got.groupby(level=[0, 1]).max()
+    want = pandas_reference(links, info_path, 700)
+    assert got.index.sort_values().equals(want.index.sort_values())
+    assert np.allclose(got.sort_index().to_numpy(), want.sort_index().to_numpy() / 1000)
+
+
+def test_gaf_genes_under_an_old_symbol_join_their_string_gene(tmp_path, raw):
+    from ingest_helpers import GAF_ROWS, gaf_text
+
+    write_text(raw["gaf"], gaf_text([*GAF_ROWS, ("OLDB", "", "GO:0000006", "IDA", "C")]))
+    store = build(tmp_path, raw, {})
+    keys = store.nodes.column("key").to_pylist()
+    assert "OLDB" not in keys
+    gene_go = store.csr("gene_go")
+    bbb = keys.index("BBB")
+    row = gene_go.indices[gene_go.indptr[bbb] : gene_go.indptr[bbb + 1]]
+    assert {keys[c] for c in row} == {"GO:0000003", "GO:0000006"}
+    assert store.manifest["counts"]["gaf"]["genes_by_alias"] == 1

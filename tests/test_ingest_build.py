@@ -65,6 +65,24 @@ def test_real_graphs_hold_the_store_invariants(real):
     assert store.manifest["counts"]["edges"] == {n: store.csr(n).nnz for n in STORED_GRAPHS}
 
 
+def test_real_composed_graph_equals_the_stored_variant(real):
+    _, store = real
+    composed, stored = store.graph("gene_go+go_go+ppi"), store.csr("go_ppi")
+    for field in ("indptr", "indices", "weight", "etype"):
+        assert np.array_equal(getattr(composed, field), getattr(stored, field)), field
+
+
+def test_real_store_labels_renamed_genes(real):
+    """The label files say BMAL1 / GBA1 / CEP43; STRING v12 and the store say ARNTL / GBA /
+    FGFR1OP (ingest.idmap, from the summaries file's symbols and synonyms)."""
+    _, store = real
+    labels = store.labels.to_pandas()
+    for gene in ("ARNTL", "GBA", "FGFR1OP"):
+        assert (labels[labels.gene == gene].node >= 0).any(), gene
+    assert store.tasks["dosage_sensitivity"]["ids"]["alias"] >= 1
+    assert store.manifest["counts"]["gaf"]["genes_by_alias"] > 0
+
+
 def test_real_ppi_matches_pandas(real, shared_data):
     cfg, store = real
     links, info = store.manifest["sources"]["links"], store.manifest["sources"]["info"]
