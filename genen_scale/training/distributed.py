@@ -36,6 +36,7 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchTrainer
 
 from genen_scale.models import build_model
+from genen_scale.store_sync import store_location
 from genen_scale.training.batches import GraphBatches
 from genen_scale.training.config import ScaleConfig, TrainConfig
 from genen_scale.training.inputs import TrainError, load_inputs
@@ -54,7 +55,7 @@ class LoopSpec:
 
     cfg: TrainConfig
     store: str
-    """Path of the store; each worker memory-maps it."""
+    """Path or URI of the store; each worker memory-maps it (its node's copy of a URI)."""
     local_checkpoint_dir: str | None = None
     """Where local mode keeps its checkpoint (Ray Train persists none there)."""
 
@@ -92,7 +93,7 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
 
     Args:
         cfg: The run's config.
-        store: Path of the store.
+        store: Path or URI of the store.
         run_dir: The run's results directory; Ray Train's storage is ``run_dir/ray``.
         callbacks: ``ray.train.UserCallback`` objects for the Train controller (fault
             injection in tests, custom monitoring).
@@ -103,7 +104,7 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
     sc = cfg.scaling
     spec = LoopSpec(
         cfg,
-        str(Path(store).resolve()),
+        store_location(store),
         str(run_dir / "checkpoint") if sc.num_workers == 0 else None,
     )
     trainer = TorchTrainer(
