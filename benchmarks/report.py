@@ -16,6 +16,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_ingest  # noqa: E402  (sibling script, not a package)
 import bench_sampler  # noqa: E402
+import scaling_report  # noqa: E402
 
 README = HERE / "README.md"
 RESULTS = HERE / "results"
@@ -112,7 +113,12 @@ def render_train(r: dict) -> str:
     return "\n".join(lines)
 
 
-RENDERERS = {"sampler": render_sampler, "encode": render_encode, "train": render_train}
+RENDERERS = {
+    "sampler": render_sampler,
+    "encode": render_encode,
+    "train": render_train,
+    "scaling": scaling_report.markdown,
+}
 
 
 def write_section(text: str, name: str, body: str) -> str:

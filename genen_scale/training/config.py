@@ -22,7 +22,11 @@ class DataConfig:
     """What to train on."""
 
     store: str | None = None
-    """Path of a graph store (``genen-ingest``); None builds and uses the embedded demo."""
+    """Path of a graph store (``genen-ingest``), or a URI (``file://``, ``s3://``,
+    ``gs://``) that each node copies once to ``store_cache`` (see
+    ``genen_scale.store_sync``); None builds and uses the embedded demo."""
+    store_cache: str = "~/.cache/genen_scale/stores"
+    """Local directory of each node where a store given as a URI is copied."""
     demo_cache: str = "~/.cache/genen_scale/demo"
     """Where the demo store is built and kept when ``store`` is None."""
     features: str = "minilm"

@@ -42,6 +42,7 @@ from genen_scale.folds import Fold
 from genen_scale.local_ray import init_local_ray
 from genen_scale.models import build_model
 from genen_scale.stacked import StackedGCN, can_stack
+from genen_scale.store_sync import store_location
 from genen_scale.training.batches import GraphBatches, resolve_full_batch
 from genen_scale.training.checkpoint import load_fold, load_state, save_fold, save_state
 from genen_scale.training.config import ScaleConfig, TrainConfig
@@ -59,7 +60,7 @@ class LoopSpec:
 
     cfg: TrainConfig
     store: str
-    """Path of the store; each worker memory-maps it."""
+    """Path or URI of the store; each worker memory-maps it (its node's copy of a URI)."""
     run_dir: str
     """The run's results directory: rank 0 writes finished folds there (on a cluster it
     must be shared storage, as Ray Train's ``storage_path`` below it already is)."""
@@ -101,7 +102,7 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
 
     Args:
         cfg: The run's config.
-        store: Path of the store.
+        store: Path or URI of the store.
         run_dir: The run's results directory; Ray Train's storage is ``run_dir/ray``.
         callbacks: ``ray.train.UserCallback`` objects for the Train controller (fault
             injection in tests, custom monitoring).
@@ -112,7 +113,7 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
     sc = cfg.scaling
     spec = LoopSpec(
         cfg,
-        str(Path(store).resolve()),
+        store_location(store),
         str(run_dir.resolve()),
         str(run_dir / "checkpoint") if sc.num_workers == 0 else None,
     )

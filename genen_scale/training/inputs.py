@@ -19,6 +19,7 @@ import torch
 from genen_scale.folds import Fold, make_folds
 from genen_scale.metrics import study_groups
 from genen_scale.store import CSR, GraphStore, StoreError
+from genen_scale.store_sync import local_store
 from genen_scale.tasks import Task, load_task, load_user_task
 from genen_scale.training.config import DataConfig, EvalConfig
 
@@ -121,13 +122,14 @@ def open_task(store: GraphStore, data: DataConfig, ev: EvalConfig) -> tuple[Task
 
 
 def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) -> RunInputs:
-    """Open the store and read everything a run needs (see :class:`RunInputs`).
+    """Open the store (a node-local copy if ``store_path`` is a URI) and read everything a
+    run needs (see :class:`RunInputs`).
 
     Raises:
         TrainError: The task, features or folds do not fit this store.
         genen_scale.store.StoreError: The store itself is missing or damaged.
     """
-    store = GraphStore.open(store_path)
+    store = GraphStore.open(local_store(store_path, data.store_cache))
     csr = store.graph(data.graph)
     task, folds = open_task(store, data, ev)
     masked = mask_genes(store.num_genes, data.mask_fraction, seed)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from genen_scale.baselines import run_baseline
-from genen_scale.store import GraphStore
 from genen_scale.training import results
 from genen_scale.training.checkpoint import load_fold, verify_checkpoints
 from genen_scale.training.config import TrainConfig
@@ -45,7 +44,7 @@ def run(cfg: TrainConfig, callbacks: Sequence = ()) -> tuple[Path, pd.DataFrame]
     run_dir = results.prepare_run_dir(cfg)
     if cfg.resume:
         verify_checkpoints(run_dir)
-    results.write_provenance(run_dir, cfg, GraphStore.open(cfg.data.store))
+    results.write_provenance(run_dir, cfg, inputs.store)
     log.info(
         "run %s: %s on %s, %d fold(s), results in %s",
         run_dir.name,

@@ -1,0 +1,70 @@
+"""``python -m benchmarks --suite ingest|encode|sample|train|sweep|all --workers 1,2,4 [--gpus 1,2]``.
+
+Runs each stage's benchmark at every worker (and GPU) count (``benchmarks/scaling.py``),
+then writes ``benchmarks/results/scaling.json`` (the stages run now replace their earlier
+record; the others are kept), one plot per stage and the README tables
+(``benchmarks/report.py``). Run it under ``flock /tmp/genen-bench.lock`` on shared machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling scripts, not a package
+
+import report  # noqa: E402
+from bench_encode import environment  # noqa: E402
+from scaling import STAGES, run_stage  # noqa: E402
+from scaling_report import RESULTS, plot  # noqa: E402
+
+
+def _counts(text: str) -> list[int]:
+    counts = sorted({int(x) for x in text.split(",") if x.strip()})
+    if not counts or counts[0] < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give counts like 1,2,4")
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    p.add_argument("--suite", choices=[*STAGES, "all"], default="all")
+    p.add_argument("--workers", type=_counts, default=[1, 2], help="worker counts, e.g. 1,2,4")
+    p.add_argument("--gpus", type=_counts, default=[0], help="GPU counts, e.g. 1,2,4,8 (0: none)")
+    p.add_argument("--repeat", type=int, default=3, help="repeats per point (min/median/max)")
+    p.add_argument(
+        "--note",
+        default="",
+        help="what else ran on the machine (recorded with every figure), e.g. 'shared'",
+    )
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    gpus = [g for g in args.gpus if g > 0]
+    path = RESULTS / "scaling.json"
+    results = json.loads(path.read_text()) if path.is_file() else {"suites": {}}
+    for name in STAGES if args.suite == "all" else [args.suite]:
+        t0 = time.perf_counter()
+        rec = run_stage(STAGES[name], args.workers, gpus, args.repeat)
+        if "skipped" not in rec:
+            rec.update(
+                command=" ".join(["python -m benchmarks", *(argv or sys.argv[1:])]),
+                env=environment(len(gpus)),
+                repeat=args.repeat,
+                machine_note=args.note or f"{os.cpu_count()} cores; note what else ran",
+                seconds=round(time.perf_counter() - t0, 1),
+            )
+            plot(name, rec, RESULTS / f"scaling-{name}.png")
+        results["suites"][name] = rec
+        # Written after every stage, so that a long `all` keeps what it measured.
+        path.write_text(json.dumps(results, indent=2) + "\n")
+    report.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
