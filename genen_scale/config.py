@@ -177,7 +177,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         data = read_file(path)
     data = _merge(data, parse_overrides(list(overrides)))
     # Fill unspecified nested sections from defaults so that partial sections work.
-    return _from_defaults(cls, data, "")
+    return from_mapping(cls, data)
 
 
 def _from_defaults(cls: type[T], data: dict, where: str) -> T:
@@ -197,3 +197,18 @@ def _from_defaults(cls: type[T], data: dict, where: str) -> T:
         return cls(**merged)
     except TypeError as e:
         raise ConfigError(f"{where or cls.__name__}: {e}") from None
+
+
+def from_mapping(cls: type[T], data: dict, where: str = "") -> T:
+    """``cls`` from defaults and a nested mapping (e.g. a section of a larger file), strictly.
+
+    Raises:
+        ConfigError: An unknown key, a value of the wrong type, or a value a section's
+            ``__post_init__`` rejects.
+    """
+    try:
+        return _from_defaults(cls, data, where)
+    except ConfigError:
+        raise
+    except ValueError as e:
+        raise ConfigError(f"{where + ': ' if where else ''}{e}") from None
