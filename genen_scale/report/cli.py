@@ -105,6 +105,12 @@ def build_report(cfg: ReportConfig) -> Path:
         )
     masked = tables.comparison(results, "mask_rate", {"leakage": "none", "protocol": "cv"})
     parts.append((masked or "No masking grid in these results.") + "\n")
+    split = tables.masked_table(results)
+    if split:
+        parts += [
+            "Test genes whose own text was hidden vs the others (same trials):\n",
+            split + "\n",
+        ]
     parts += ["## Protocol: ours (`cv`) vs the published code's (`paper`)\n"]
     proto = tables.comparison(results, "protocol", {"mask_rate": 0, "leakage": "none"})
     parts.append((proto or "Only one protocol in these results.") + "\n")

@@ -167,6 +167,29 @@ def study_table(results: pd.DataFrame) -> str:
     return _markdown(["task", "model", "graph", "less-studied", "well-studied"], body)
 
 
+def masked_table(results: pd.DataFrame) -> str:
+    """Primary metric on masked vs unmasked test genes, per masking rate above 0."""
+    r = results[
+        (results["mask_rate"] > 0) & (results["leakage"] == "none") & (results["protocol"] == "cv")
+    ]
+    body = []
+    for task in tasks_in(r):
+        rt = r[r["task"] == task]
+        metric = primary_column(rt)
+        for model, graph in model_graphs(rt):
+            rows = rt[(rt["model"] == model) & (rt["graph"] == graph)]
+            for rate in sorted(rows["mask_rate"].unique()):
+                at = rows[rows["mask_rate"] == rate]
+                cells = [
+                    fmt(*mean_sd(at[f"{metric}_{g}"])[:2]) if f"{metric}_{g}" in at else MISSING
+                    for g in ("masked", "unmasked")
+                ]
+                body.append([TASK_TITLES.get(task, task), model, graph, f"{rate:.0%}", *cells])
+    if not body:
+        return ""
+    return _markdown(["task", "model", "graph", "masked", "masked genes", "unmasked genes"], body)
+
+
 def missing_trials(status: dict | None) -> str:
     """Trials of the sweep that have no results (pending or failed), as a table."""
     if not status:
