@@ -187,7 +187,10 @@ def _run_tune(
             "cpus": r.cpus_per_trial,
             "gpus": r.gpus_per_trial,
         },
-        tune_config=tune.TuneConfig(max_concurrent_trials=r.max_concurrent or None),
+        # Reused actors keep their forkserver (see run_trial_in_child): trials start fast.
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=r.max_concurrent or None, reuse_actors=True
+        ),
         run_config=tune.RunConfig(
             name=f"tune-{dt.datetime.now():%Y%m%d-%H%M%S}",
             storage_path=str(out / "tune"),
