@@ -113,11 +113,40 @@ def render_train(r: dict) -> str:
     return "\n".join(lines)
 
 
+def render_sweep(r: dict) -> str:
+    cfg, runs = r["config"], r["runs"]
+    load = r["load_average"]
+    lines = [
+        f"`python benchmarks/{r['command']}` — {r['date']}, git {r['git']}, "
+        f"{r['hardware']['cpus']} CPUs (shared with other jobs: load average "
+        f"{load['before'][0]:.2f} before / {load['after'][0]:.2f} after), Ray {r['versions']['ray']}.",
+        f"{cfg['trials']} GCN trials ({cfg['grid']}; {cfg['epochs']} epochs, "
+        f"{cfg['folds_per_trial']} folds each) on a generated store ({r['store']['genes']:,} genes, "
+        f"{r['store']['nodes']:,} nodes), {cfg['cpus_per_trial']} CPU per trial, local Ray "
+        f"of {cfg['ray_cpus']} CPUs.",
+        "",
+        "| run | trials | wall (s) | trials/hour |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, m in runs.items():
+        lines.append(f"| {name} | {m['trials']} | {m['wall_s']:.0f} | {m['trials_per_hour']:.0f} |")
+    eff = r["efficiency"]
+    lines += [
+        "",
+        "| target | value | bound | met |",
+        "|---|---:|---|---|",
+        f"| speed-up sequential / concurrent over ideal {r['ideal_speedup']} | {eff:.2f} "
+        f"(speed-up {r['speedup']:.2f}) | >= 0.8 | {'yes' if eff >= 0.8 else '**no**'} |",
+    ]
+    return "\n".join(lines)
+
+
 RENDERERS = {
     "sampler": render_sampler,
     "encode": render_encode,
     "train": render_train,
     "scaling": scaling_report.markdown,
+    "sweep": render_sweep,
 }
 
 

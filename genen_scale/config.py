@@ -251,7 +251,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         data = read_file(path)
     data = _merge(data, parse_overrides(list(overrides)))
     # Fill unspecified nested sections from defaults so that partial sections work.
-    return _from_defaults(cls, data, "")
+    return from_mapping(cls, data)
 
 
 def _from_defaults(cls: type[T], data: dict, where: str) -> T:
@@ -359,3 +359,18 @@ def _default(f: dataclasses.Field) -> str:
     if f.default_factory is not dataclasses.MISSING:
         return repr(f.default_factory())
     return "required"
+
+
+def from_mapping(cls: type[T], data: dict, where: str = "") -> T:
+    """``cls`` from defaults and a nested mapping (e.g. a section of a larger file), strictly.
+
+    Raises:
+        ConfigError: An unknown key, a value of the wrong type, or a value a section's
+            ``__post_init__`` rejects.
+    """
+    try:
+        return _from_defaults(cls, data, where)
+    except ConfigError:
+        raise
+    except ValueError as e:
+        raise ConfigError(f"{where + ': ' if where else ''}{e}") from None

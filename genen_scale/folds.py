@@ -1,9 +1,15 @@
-"""Stratified K-fold splits with a validation split carved from each training fold.
+"""Evaluation splits of a task: our stratified K-fold protocol and the paper's random splits.
 
-Each :class:`Fold` holds positions into ``task.nodes`` (not node ids). The test folds
-partition the task; within a fold ``train``, ``val`` and ``test`` are disjoint and cover
-every labelled gene. ``val`` is used for early stopping and model selection, ``test`` is
-read once per fold, after selection. Splits depend only on the task and the seed.
+Each :class:`Fold` holds positions into ``task.nodes`` (not node ids); within a fold
+``train``, ``val`` and ``test`` are disjoint and cover every labelled gene. Splits
+depend only on the task and the seed.
+
+* :func:`make_folds` (protocol ``cv``): stratified K-fold, the test folds partition the
+  task, a validation split carved from each training fold is used for early stopping
+  and model selection, and ``test`` is read once per fold, after selection.
+* :func:`make_random_splits` (protocol ``paper``): what the published Genen code did,
+  repeated random permutations with the last 20 % as test and no validation split (the
+  model of the last epoch is tested), so test sets of different repeats overlap.
 """
 
 from __future__ import annotations
@@ -101,3 +107,48 @@ def _carve_val(
         stratify = None
     tr, va = train_test_split(train, test_size=n_val, stratify=stratify, random_state=seed)
     return np.asarray(tr, dtype=np.int64), np.asarray(va, dtype=np.int64)
+
+
+def make_random_splits(
+    task: Task, repeats: int = 5, test_fraction: float = 0.2, seed: int = 0
+) -> list[Fold]:
+    """The paper's protocol: ``repeats`` independent random train/test splits, no validation.
+
+    Like the authors' code the split is unstratified (a shuffled permutation, the first
+    ``int(0.8 n)`` genes train); unlike it, each repeat is seeded (from ``seed`` and the
+    repeat index), so equal seeds give equal splits.
+
+    Raises:
+        ValueError: ``test_fraction`` out of (0, 1) or a split that would leave train or
+            test empty.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction={test_fraction} must lie in (0, 1)")
+    n = len(task)
+    n_train = int(n * (1.0 - test_fraction))
+    if n_train < 1 or n_train >= n:
+        raise ValueError(
+            f"task {task.name!r} has {n} labelled genes: a {test_fraction:.0%} test split "
+            "leaves train or test empty"
+        )
+    folds = []
+    for r in range(repeats):
+        perm = np.random.default_rng([seed, r, 0x7061706572]).permutation(n)  # "paper"
+        folds.append(
+            Fold(r, np.sort(perm[:n_train]), np.empty(0, np.int64), np.sort(perm[n_train:]))
+        )
+    return folds
+
+
+def with_validation(task: Task, folds: list[Fold], val_fraction: float, seed: int) -> list[Fold]:
+    """``folds`` with a validation split carved from each one's training genes.
+
+    For models that select hyperparameters on validation (the text-only baselines) on
+    splits that come without one (protocol ``paper``); test genes are left as they are.
+    """
+    key = _merge_small_strata(task.stratify_key(n_bins=2 * len(folds)), len(folds))
+    out = []
+    for f in folds:
+        train, val = _carve_val(f.train, key, val_fraction, seed + f.index)
+        out.append(Fold(f.index, np.sort(train), np.sort(val), f.test))
+    return out

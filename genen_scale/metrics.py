@@ -18,6 +18,8 @@ from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, roc_au
 PRIMARY = {"binary": "auc", "multiclass": "auc", "multilabel": "auc", "regression": "pearson"}
 LESS_STUDIED = "less_studied"
 WELL_STUDIED = "well_studied"
+MASKED = "masked"
+UNMASKED = "unmasked"
 
 
 class MetricWarning(UserWarning):
@@ -189,11 +191,18 @@ def evaluate_with_groups(kind: str, y_true, scores, groups: np.ndarray | None = 
     """:func:`evaluate`, plus the primary metric within each group as ``<metric>_<group>``.
 
     This is how the knowledge-bias comparison (less- vs well-studied genes, see
-    :func:`study_groups`) travels in the same per-fold metric rows as everything else.
+    :func:`study_groups`) and the masking comparison (masked vs unmasked genes) travel in
+    the same per-fold metric rows as everything else.
+
+    Shapes:
+        groups: ``[n]`` str, or ``[n, g]``: ``g`` groupings of the same genes (their
+        group names must differ), each evaluated on its own.
     """
     out = evaluate(kind, y_true, scores)
     if groups is not None:
         primary = primary_metric(kind)
-        for name, m in evaluate_by_group(kind, y_true, scores, groups).items():
-            out[f"{primary}_{name}"] = m[primary]
+        g = np.asarray(groups)
+        for column in g.reshape(len(g), -1).T:
+            for name, m in evaluate_by_group(kind, y_true, scores, column).items():
+                out[f"{primary}_{name}"] = m[primary]
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from genen_scale.leakage import check_go_filter
 from genen_scale.models import ModelConfig
 from genen_scale.store import parse_graph_spec
 
@@ -42,7 +43,22 @@ class DataConfig:
     mask_fraction: float = 0.0
     """Share of gene nodes whose text features are zeroed (the paper's masking
     experiment); which genes is fixed by ``TrainConfig.seed``. Baselines see the same
-    masked features."""
+    masked features. Masked training genes keep their labels; test metrics are also
+    reported for masked and unmasked test genes apart (``auc_masked``, ``auc_unmasked``)."""
+    mask_nodes: Literal["genes", "all", "go"] = "genes"
+    """Which nodes ``mask_fraction`` draws from: gene nodes (the paper), all nodes, or GO
+    term nodes only. The masked set depends only on the store, this choice and the seed,
+    so it is shared by every fold, model and graph variant of that seed."""
+    study_threshold: int | None = None
+    """Word count at or below which a test gene counts as less studied (the knowledge-bias
+    split); None: the median word count of the task's genes."""
+    exclude_go_namespace: list[str] = field(default_factory=list)
+    """GO namespaces whose terms are dropped from the run's graph with all their edges
+    (e.g. ``[cellular_component]``): leakage control without a second ingest."""
+    exclude_go_terms: str | None = None
+    """Regex (case-insensitive, searched) on a GO term's id, name and text (name and
+    definition): matching terms are dropped from the run's graph with their edges, e.g.
+    the paper's ``'soluble|solubility|insolubility'``."""
     fanouts: list[int] | None = None
     """Neighbours sampled per node at each hop (-1: all), seeds' hop first; one entry per
     message-passing layer (``model.num_hops``). None: 10 per hop. Validation, test and
@@ -77,6 +93,7 @@ class DataConfig:
             raise ValueError(
                 f"data.full_batch_memory_gb={self.full_batch_memory_gb} must be positive"
             )
+        check_go_filter(self.exclude_go_namespace, self.exclude_go_terms, "data.exclude_go_*")
 
 
 @dataclass
@@ -107,15 +124,23 @@ class OptimConfig:
 class EvalConfig:
     """Cross-validation and baselines."""
 
+    protocol: Literal["cv", "paper"] = "cv"
+    """``cv``: stratified ``folds``-fold cross-validation, a validation split for early
+    stopping and model selection, test read once. ``paper``: what the published Genen
+    code did, ``folds`` repeated random (unstratified) splits holding out
+    ``test_fraction``, no validation split, trained ``optim.epochs`` epochs and tested
+    with the last epoch's model."""
     folds: int = 5
-    """Number of stratified folds."""
+    """Number of stratified folds (``paper`` protocol: of repeated random splits)."""
+    test_fraction: float = 0.2
+    """Share of the task's genes held out for testing in each ``paper``-protocol split."""
     seed: int = 0
     """Seed of the fold split (kept apart from the training seed so that seeds of the
     model can vary over the same folds)."""
     val_fraction: float = 0.1
-    """Share of each training fold held out for early stopping. 0: no validation split;
-    every fold trains exactly ``optim.epochs`` epochs and keeps the last epoch's model
-    (the paper's protocol; baselines then fit default penalties)."""
+    """Share of each training fold held out for early stopping (``cv`` protocol). 0: no
+    validation split; every fold trains exactly ``optim.epochs`` epochs and keeps the last
+    epoch's model (as the ``paper`` protocol does; baselines then fit default penalties)."""
     folds_to_run: list[int] | None = None
     """Fold indices to train (None: all)."""
     baselines: list[Literal["logreg", "mlp"]] = field(default_factory=lambda: ["logreg"])
@@ -124,6 +149,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.folds < 2:
             raise ValueError(f"eval.folds={self.folds}: cross-validation needs at least 2")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError(f"eval.test_fraction={self.test_fraction} must lie in (0, 1)")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"eval.val_fraction={self.val_fraction} must lie in [0, 1)")
         bad = [i for i in self.folds_to_run or [] if not 0 <= i < self.folds]

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genen_scale.folds import Fold, make_folds
-from genen_scale.metrics import study_groups
+from genen_scale.folds import Fold, make_folds, make_random_splits
+from genen_scale.leakage import drop_nodes, leaky_go_nodes
+from genen_scale.metrics import MASKED, UNMASKED, study_groups
 from genen_scale.store import CSR, GraphStore, StoreError
 from genen_scale.store_sync import local_store
 from genen_scale.tasks import Task, load_task, load_user_task
@@ -44,12 +45,16 @@ class RunInputs:
         task: Labelled genes present in the graph.
         folds: The folds to run, in order.
         node_row: Row of ``task.y`` of each node, -1 for unlabelled nodes.
-        study_group: ``less_studied`` / ``well_studied`` of each task gene, split at the
-            median word count of the task's gene texts (the paper's knowledge-bias proxy).
+        study_group: The groups of each task gene that test metrics are also reported
+            for (:func:`genen_scale.metrics.evaluate_with_groups`): column 0
+            ``less_studied`` / ``well_studied``, split at ``data.study_threshold`` words
+            (default the median word count of the task's gene texts: the paper's
+            knowledge-bias proxy); column 1 ``masked`` / ``unmasked`` (text hidden or not).
+        masked: Sorted node ids whose features are zeroed.
 
     Shapes:
         x: ``[num_nodes, dim]`` float32; node_row: ``[num_nodes]`` int64;
-        study_group: ``[len(task)]`` str.
+        study_group: ``[len(task), 2]`` str.
     """
 
     store: GraphStore
@@ -59,6 +64,7 @@ class RunInputs:
     folds: list[Fold]
     node_row: torch.Tensor
     study_group: np.ndarray
+    masked: np.ndarray
 
 
 def mask_genes(num_genes: int, fraction: float, seed: int) -> np.ndarray:
@@ -70,6 +76,15 @@ def mask_genes(num_genes: int, fraction: float, seed: int) -> np.ndarray:
     count = int(round(fraction * num_genes))
     rng = np.random.default_rng([seed, 0x6D61736B])  # "mask": a stream apart from training's
     return np.sort(rng.choice(num_genes, size=count, replace=False)).astype(np.int64)
+
+
+def mask_nodes(num_genes: int, num_nodes: int, data: DataConfig, seed: int) -> np.ndarray:
+    """Sorted node ids whose text is hidden: ``data.mask_fraction`` of ``data.mask_nodes``."""
+    if data.mask_nodes == "genes":
+        return mask_genes(num_genes, data.mask_fraction, seed)
+    if data.mask_nodes == "go":
+        return num_genes + mask_genes(num_nodes - num_genes, data.mask_fraction, seed)
+    return mask_genes(num_nodes, data.mask_fraction, seed)
 
 
 def load_features(store: GraphStore, name: str, masked: np.ndarray) -> torch.Tensor:
@@ -114,7 +129,10 @@ def open_task(store: GraphStore, data: DataConfig, ev: EvalConfig) -> tuple[Task
     if len(task) == 0:
         raise TrainError(f"task {task.name!r}: none of its genes is a node of {store.path}")
     try:
-        folds = make_folds(task, ev.folds, ev.seed, ev.val_fraction)
+        if ev.protocol == "paper":
+            folds = make_random_splits(task, ev.folds, ev.test_fraction, ev.seed)
+        else:
+            folds = make_folds(task, ev.folds, ev.seed, ev.val_fraction)
     except ValueError as e:
         raise TrainError(str(e)) from None
     wanted = ev.folds_to_run if ev.folds_to_run is not None else range(ev.folds)
@@ -130,10 +148,10 @@ def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) ->
         genen_scale.store.StoreError: The store itself is missing or damaged.
     """
     store = GraphStore.open(local_store(store_path, data.store_cache))
-    csr = store.graph(data.graph)
     task, folds = open_task(store, data, ev)
-    masked = mask_genes(store.num_genes, data.mask_fraction, seed)
+    masked = mask_nodes(store.num_genes, store.num_nodes, data, seed)
     x = load_features(store, data.features, masked)
+    csr = load_graph(store, data)
     node_row = torch.full((store.num_nodes,), -1, dtype=torch.int64)
     node_row[torch.from_numpy(task.nodes)] = torch.arange(len(task), dtype=torch.int64)
     log.info(
@@ -152,4 +170,30 @@ def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) ->
         len(folds),
     )
     words = store.nodes.column("word_count").to_numpy()[task.nodes]
-    return RunInputs(store, csr, x, task, folds, node_row, study_groups(words))
+    hidden = np.isin(task.nodes, masked)
+    groups = np.stack(
+        [study_groups(words, data.study_threshold), np.where(hidden, MASKED, UNMASKED)], axis=1
+    )
+    return RunInputs(store, csr, x, task, folds, node_row, groups, masked)
+
+
+def load_graph(store: GraphStore, data: DataConfig):
+    """The run's graph variant, without the GO terms ``data.exclude_go_*`` names.
+
+    With no exclusion this is the store's memory-mapped CSR; otherwise an in-memory copy
+    without those terms' edges (:mod:`genen_scale.leakage`).
+    """
+    csr = store.graph(data.graph)
+    if not data.exclude_go_namespace and data.exclude_go_terms is None:
+        return csr
+    drop = leaky_go_nodes(store.nodes, data.exclude_go_namespace, data.exclude_go_terms)
+    out = drop_nodes(csr, drop)
+    log.info(
+        "leakage control: %d GO terms dropped (namespaces %s, pattern %r): %d of %d edges left",
+        len(drop),
+        data.exclude_go_namespace,
+        data.exclude_go_terms,
+        out.nnz,
+        csr.nnz,
+    )
+    return out

@@ -1,0 +1,5 @@
+"""Reports of sweeps: tables and figures from ``results.parquet`` (``genen-report``).
+
+:mod:`.published` (the paper's and GenePT's numbers, with sources), :mod:`.tables`
+(markdown tables), :mod:`.figures` (PNGs), :mod:`.cli` (the entry point).
+"""

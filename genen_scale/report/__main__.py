@@ -1,0 +1,5 @@
+import sys
+
+from genen_scale.report.cli import main
+
+sys.exit(main())

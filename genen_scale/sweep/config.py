@@ -1,0 +1,194 @@
+"""Configuration of a sweep: grids of trials, shared and per-axis training options, resources.
+
+A sweep file (TOML or YAML) looks like::
+
+    output_dir = "sweeps/table1"
+
+    [train]                      # TrainConfig options of every trial (genen-train's keys)
+    data.store = "/work/stores/human"
+    optim.epochs = 200
+
+    [resources]
+    cpus_per_trial = 1
+
+    [[leakage]]                  # named GO filters, referred to by grid.leakage
+    name = "no_cc"
+    exclude_go_namespace = ["cellular_component"]
+
+    [[grid]]                     # a product of axes; the sweep is the union of its grids
+    tasks = ["solubility", "subcellular_location"]
+    models = ["gcn", "gat", "logreg"]
+    mask_rates = [0.0, 0.5]
+    options = { "optim.lr" = [1e-3, 1e-2] }   # any training option as an extra axis
+
+    [[override]]                 # per-axis options: applied to trials whose keys match
+    when = { model = "gat" }
+    train = { model = { layers = 2 } }
+
+Trials that several grids produce are run once (same config hash).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from genen_scale.config import ConfigError
+from genen_scale.leakage import check_go_filter
+from genen_scale.store import VARIANTS
+
+GNN_MODELS = ("gcn", "gat")
+BASELINE_MODELS = ("logreg", "mlp")
+# The grid keys every trial (and every results row) has, in results-column order.
+GRID_KEYS = ("task", "graph", "model", "mask_rate", "seed", "protocol", "leakage")
+NO_LEAKAGE_FILTER = "none"
+
+
+@dataclass
+class LeakageConfig:
+    """A named run-time GO filter (see :mod:`genen_scale.leakage`)."""
+
+    name: str = ""
+    """How grids refer to it (``grid.leakage``) and how results label it."""
+    exclude_go_namespace: list[str] = field(default_factory=list)
+    """GO namespaces dropped from the graph (e.g. ``[cellular_component]``)."""
+    exclude_go_terms: str | None = None
+    """Regex on GO id, name and definition; matching terms are dropped."""
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name == NO_LEAKAGE_FILTER:
+            raise ValueError(
+                f"leakage.name={self.name!r}: give each filter a name other than "
+                f"{NO_LEAKAGE_FILTER!r} (which means no filter)"
+            )
+        check_go_filter(self.exclude_go_namespace, self.exclude_go_terms, f"leakage {self.name!r}")
+        if not self.exclude_go_namespace and self.exclude_go_terms is None:
+            raise ValueError(f"leakage {self.name!r} drops nothing; set a namespace or a regex")
+
+
+@dataclass
+class GridConfig:
+    """One product of axes. Baseline models ignore ``graphs`` and ``leakage`` (they see
+    no graph), so their trials are shared by every graph of the grid."""
+
+    tasks: list[str] = field(default_factory=lambda: ["solubility"])
+    """Task names in the store (or label-file paths)."""
+    graphs: list[str] = field(default_factory=lambda: ["go_ppi"])
+    """Graph variants: ``ppi``, ``go``, ``go_ppi``."""
+    models: list[Literal["gcn", "gat", "logreg", "mlp"]] = field(
+        default_factory=lambda: ["gcn", "logreg"]
+    )
+    """GNNs and text-only baselines; each model is its own trial."""
+    mask_rates: list[float] = field(default_factory=lambda: [0.0])
+    """Shares of nodes whose text features are zeroed (``data.mask_fraction``)."""
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """Training seeds (model initialisation, sampling and which nodes are masked)."""
+    protocols: list[Literal["cv", "paper"]] = field(default_factory=lambda: ["cv"])
+    """Evaluation protocols (``eval.protocol``)."""
+    leakage: list[str] = field(default_factory=lambda: [NO_LEAKAGE_FILTER])
+    """Names of ``[[leakage]]`` filters; ``none`` keeps every GO term."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Extra axes over any training option: dotted key -> list of values."""
+
+    def __post_init__(self) -> None:
+        for name in ("tasks", "graphs", "models", "mask_rates", "seeds", "protocols", "leakage"):
+            if not getattr(self, name):
+                raise ValueError(f"grid.{name} is empty: give at least one value")
+        bad = [g for g in self.graphs if g not in VARIANTS]
+        if bad:
+            raise ValueError(f"grid.graphs has {bad}; graph variants are {sorted(VARIANTS)}")
+        bad = [m for m in self.mask_rates if not 0.0 <= m < 1.0]
+        if bad:
+            raise ValueError(f"grid.mask_rates has {bad}, outside [0, 1)")
+        for key, values in self.options.items():
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"grid.options.{key}: give a non-empty list of values")
+
+
+@dataclass
+class OverrideConfig:
+    """Training options for the trials whose grid keys match ``when``."""
+
+    when: dict[str, Any] = field(default_factory=dict)
+    """Grid key (``task``, ``graph``, ``model``, ``mask_rate``, ``seed``, ``protocol``,
+    ``leakage`` or a ``grid.options`` key) -> a value or a list of accepted values."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """Nested training options, as in ``[train]``; applied after it, in file order."""
+
+
+@dataclass
+class ResourceConfig:
+    """What each trial reserves on the Ray cluster and how failures are handled."""
+
+    cpus_per_trial: float = 1.0
+    """CPUs reserved per trial (fractions pack several small trials on one CPU). With
+    ``train.scaling.num_workers > 0`` this is only the trial's driver: Ray Train reserves
+    its workers' CPUs itself (Train inside Tune)."""
+    gpus_per_trial: float = 0.0
+    """GPUs reserved per trial (fractional shares a GPU between trials)."""
+    threads_per_trial: int = 1
+    """Torch threads of an in-process trial (Ray sets OMP_NUM_THREADS=1 in workers)."""
+    max_concurrent: int = 0
+    """Upper bound on trials running at once; 0: as many as the resources allow."""
+    max_failures: int = 1
+    """Retries of a failing trial within one sweep invocation (a re-run retries again)."""
+
+    def __post_init__(self) -> None:
+        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
+            raise ValueError(
+                f"resources.cpus_per_trial={self.cpus_per_trial} must be > 0 and "
+                f"resources.gpus_per_trial={self.gpus_per_trial} >= 0"
+            )
+        if self.threads_per_trial < 1 or self.max_concurrent < 0 or self.max_failures < 0:
+            raise ValueError(
+                f"resources.threads_per_trial={self.threads_per_trial} must be >= 1, "
+                f"max_concurrent={self.max_concurrent} and max_failures={self.max_failures} >= 0"
+            )
+
+
+@dataclass
+class SweepConfig:
+    """A sweep: the union of ``grid`` products, run as Ray Tune trials."""
+
+    output_dir: str = "sweeps/sweep"
+    """Where ``results.parquet``, ``sweep.json`` and each trial's run directory go."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """TrainConfig options shared by every trial (``data``, ``model``, ``optim``,
+    ``eval``, ``scaling`` sections); grid keys and overrides are applied on top."""
+    resources: ResourceConfig = field(default_factory=ResourceConfig)
+    leakage: list[LeakageConfig] = field(default_factory=list)
+    """Named GO filters for ``grid.leakage``."""
+    grid: list[GridConfig] = field(default_factory=lambda: [GridConfig()])
+    """The grids whose union is the sweep."""
+    override: list[OverrideConfig] = field(default_factory=list)
+    """Per-axis training options, applied in order."""
+    local: bool = False
+    """Run the trials one after another in this process, without Ray (tests, debugging)."""
+    ray_address: str | None = None
+    """Ray cluster to join; None joins a ``ray job submit`` job's cluster or starts a
+    local one (bound to 127.0.0.1)."""
+    num_cpus: int | None = None
+    """CPUs of a local Ray cluster started by the sweep (None: all of this machine)."""
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.leakage]
+        if len(set(names)) != len(names):
+            raise ValueError(f"leakage filters have duplicate names: {names}")
+        for g in self.grid:
+            unknown = sorted(set(g.leakage) - set(names) - {NO_LEAKAGE_FILTER})
+            if unknown:
+                raise ValueError(
+                    f"grid.leakage names {unknown}, which no [[leakage]] filter defines "
+                    f"(have {names or 'none'})"
+                )
+        keys = set(GRID_KEYS) | {k for g in self.grid for k in g.options}
+        for o in self.override:
+            bad = sorted(set(o.when) - keys)
+            if bad:
+                raise ConfigError(
+                    f"override.when has {bad}, which are not grid keys {sorted(keys)}"
+                )
+
+    def leakage_filter(self, name: str) -> LeakageConfig | None:
+        """The named filter; None for ``none``."""
+        return next((f for f in self.leakage if f.name == name), None)

@@ -1,0 +1,169 @@
+"""Expanding a sweep into trials: grid keys, resolved training config, config hash.
+
+A trial is one model on one configuration, all its folds. Its id is a hash of what
+determines its results (the resolved training config and the model), so re-running a
+sweep recognises finished trials, and grids that produce the same trial share it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from genen_scale.config import from_mapping, to_dict
+from genen_scale.store import VARIANTS
+from genen_scale.sweep.config import (
+    BASELINE_MODELS,
+    GRID_KEYS,
+    NO_LEAKAGE_FILTER,
+    SweepConfig,
+)
+from genen_scale.training.config import TrainConfig
+
+# Resolved-config fields that say where a trial writes, not what it computes.
+NOT_HASHED = (("output_dir",), ("run_name",), ("resume",), ("scaling", "ray_address"))
+# Graph-free models have no graph and no GO filter; their trials carry this key value.
+NO_GRAPH = "none"
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One trial: its grid keys and its full training config as plain data.
+
+    Attributes:
+        id: 12 hex digits of the config hash (the trial's directory name).
+        keys: Grid key -> value (:data:`~genen_scale.sweep.config.GRID_KEYS` and the
+            grid's ``options`` keys), as they appear in ``results.parquet``.
+        train: The resolved :class:`TrainConfig` as a mapping.
+    """
+
+    id: str
+    keys: dict[str, Any]
+    train: dict[str, Any]
+
+    @property
+    def model(self) -> str:
+        return self.keys["model"]
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.model in BASELINE_MODELS
+
+    def config(self, output_dir: Path) -> TrainConfig:
+        """The trial's TrainConfig writing its run into ``output_dir/run``."""
+        return from_mapping(
+            TrainConfig, {**self.train, "output_dir": str(output_dir), "run_name": "run"}
+        )
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "keys": self.keys, "train": self.train}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrialSpec:
+        return cls(d["id"], dict(d["keys"]), dict(d["train"]))
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _nested(dotted: str, value: Any) -> dict:
+    out: Any = value
+    for part in reversed(dotted.split(".")):
+        out = {part: out}
+    return out
+
+
+def _matches(when: dict, keys: dict) -> bool:
+    for k, accepted in when.items():
+        values = accepted if isinstance(accepted, list) else [accepted]
+        if keys.get(k) not in values:
+            return False
+    return True
+
+
+def config_hash(model: str, train: dict) -> str:
+    """12 hex digits of SHA-256 over the model and the result-relevant config."""
+    hashed = json.loads(json.dumps(train))
+    for path in NOT_HASHED:
+        node = hashed
+        for part in path[:-1]:
+            node = node.get(part, {})
+        node.pop(path[-1], None)
+    blob = json.dumps({"model": model, "train": hashed}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def expand(cfg: SweepConfig) -> list[TrialSpec]:
+    """Every trial of the sweep, each once, in grid order.
+
+    Raises:
+        genen_scale.config.ConfigError: A trial's training config is invalid (the message
+            names the trial's grid keys).
+    """
+    defaults = {
+        "scaling": {"num_workers": 0, "threads_per_worker": cfg.resources.threads_per_trial}
+    }
+    base = _merge(defaults, cfg.train)
+    store = base.get("data", {}).get("store")
+    if store is not None:  # trials run in other working directories (Tune's trial dirs)
+        base = _merge(base, {"data": {"store": str(Path(store).expanduser().resolve())}})
+    trials: dict[str, TrialSpec] = {}
+    for grid in cfg.grid:
+        option_keys = list(grid.options)
+        axes = [
+            grid.tasks,
+            grid.graphs,
+            grid.models,
+            grid.mask_rates,
+            grid.seeds,
+            grid.protocols,
+            grid.leakage,
+            *(grid.options[k] for k in option_keys),
+        ]
+        for values in itertools.product(*axes):
+            keys = dict(zip(GRID_KEYS + tuple(option_keys), values, strict=True))
+            spec = _trial(cfg, base, keys, option_keys)
+            trials.setdefault(spec.id, spec)
+    return list(trials.values())
+
+
+def _trial(cfg: SweepConfig, base: dict, keys: dict, option_keys: list[str]) -> TrialSpec:
+    baseline = keys["model"] in BASELINE_MODELS
+    if baseline:
+        keys = {**keys, "graph": NO_GRAPH, "leakage": NO_LEAKAGE_FILTER}
+    elif "gene_go" not in VARIANTS[keys["graph"]]:  # no GO terms to filter
+        keys = {**keys, "leakage": NO_LEAKAGE_FILTER}
+    data: dict[str, Any] = {"task": keys["task"], "mask_fraction": float(keys["mask_rate"])}
+    model: dict[str, Any] = {}
+    if not baseline:
+        data["graph"] = keys["graph"]
+        model["arch"] = keys["model"]
+        flt = cfg.leakage_filter(keys["leakage"])
+        if flt is not None:
+            data["exclude_go_namespace"] = list(flt.exclude_go_namespace)
+            data["exclude_go_terms"] = flt.exclude_go_terms
+    train = _merge(
+        base,
+        {
+            "data": data,
+            "model": model,
+            "eval": {"protocol": keys["protocol"], "baselines": []},
+            "seed": int(keys["seed"]),
+        },
+    )
+    for k in option_keys:
+        train = _merge(train, _nested(k, keys[k]))
+    for o in cfg.override:
+        if _matches(o.when, keys):
+            train = _merge(train, o.train)
+    where = ", ".join(f"{k}={v}" for k, v in keys.items())
+    resolved = to_dict(from_mapping(TrainConfig, train, f"trial ({where})"))
+    return TrialSpec(config_hash(keys["model"], resolved), keys, resolved)

@@ -1,0 +1,240 @@
+"""Running a sweep's trials: concurrently as Ray Tune function trainables, or in process.
+
+Every trial is a Tune trial of :func:`tune_trial` wrapped with
+:func:`ray.tune.with_resources` (fractional CPUs/GPUs, so small trials pack a node).
+A trial reads the store from its path (memory-mapped on its node; nothing large travels
+through Ray) and runs in process, or, with ``train.scaling.num_workers > 0``, starts a
+Ray Train run of its own from inside the trial (Ray's Train-inside-Tune pattern).
+
+Resuming is by trial directory, not by Tune's experiment state: a trial whose
+``rows.parquet`` exists is skipped, any other is (re)run. ``results.parquet`` and
+``sweep.json`` are rewritten after every finished trial, so an interrupted sweep leaves
+the results it has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from genen_scale.config import to_dict
+from genen_scale.provenance import git_revision
+from genen_scale.sweep.config import GRID_KEYS, SweepConfig
+from genen_scale.sweep.grid import TrialSpec, expand
+from genen_scale.sweep.trial import (
+    has_failed,
+    is_done,
+    run_trial,
+    run_trial_in_child,
+    trial_dir,
+)
+
+log = logging.getLogger(__name__)
+
+RESULTS = "results.parquet"
+STATUS = "sweep.json"
+
+
+@dataclass
+class Progress:
+    """Counts of this sweep's trials and an ETA from this invocation's throughput."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    running: set[str] = field(default_factory=set)
+    finished_here: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def left(self) -> int:
+        return self.total - self.done - self.failed - len(self.running)
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started_at
+        remaining = self.total - self.done - self.failed
+        if self.finished_here:
+            eta = dt.timedelta(seconds=round(elapsed / self.finished_here * remaining))
+            eta_text = f"ETA {eta}"
+        else:
+            eta_text = "ETA unknown"
+        return (
+            f"sweep: {self.done} done, {len(self.running)} running, {self.failed} failed, "
+            f"{self.left} left of {self.total} | {eta_text}"
+        )
+
+    def start(self, trial_id: str) -> None:
+        self.running.add(trial_id)
+        log.info(self.line())
+
+    def finish(self, trial_id: str, ok: bool) -> None:
+        self.running.discard(trial_id)
+        self.finished_here += 1
+        if ok:
+            self.done += 1
+        else:
+            self.failed += 1
+        log.info(self.line())
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep invocation left: counts and where the results are."""
+
+    output_dir: Path
+    total: int
+    done: int
+    failed: list[str]
+    results: Path
+
+
+def run_sweep(cfg: SweepConfig) -> SweepOutcome:
+    """Run every unfinished trial of ``cfg`` and collect all rows into ``results.parquet``.
+
+    Ray must be connected unless ``cfg.local`` (see :func:`genen_scale.sweep.cli.connect`).
+
+    Raises:
+        genen_scale.config.ConfigError: A trial's training config is invalid.
+    """
+    out = Path(cfg.output_dir).expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    specs = expand(cfg)
+    (out / "sweep.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    pending = [s for s in specs if not is_done(out, s.id)]
+    progress = Progress(total=len(specs), done=len(specs) - len(pending))
+    log.info(
+        "sweep %s: %d trials, %d finished before, %d to run (%d failed last time)",
+        out,
+        len(specs),
+        progress.done,
+        len(pending),
+        sum(has_failed(out, s.id) for s in pending),
+    )
+    r = cfg.resources
+    if pending and cfg.local:
+        for spec in pending:
+            progress.start(spec.id)
+            try:
+                run_trial(spec, out, r.cpus_per_trial, r.gpus_per_trial)
+                ok = True
+            except Exception as e:  # a failed trial must not end the sweep
+                log.error("trial %s failed: %s", spec.id, e)
+                ok = False
+            progress.finish(spec.id, ok)
+            collect(out, specs)
+    elif pending:
+        _run_tune(cfg, out, specs, pending, progress)
+    table = collect(out, specs)
+    failed = [s.id for s in specs if has_failed(out, s.id)]
+    log.info("%s; %d result rows in %s", progress.line(), len(table), out / RESULTS)
+    return SweepOutcome(
+        out, len(specs), sum(is_done(out, s.id) for s in specs), failed, out / RESULTS
+    )
+
+
+def tune_trial(config: dict) -> None:
+    """The Tune function trainable: one trial, reported once when it has finished."""
+    from ray import tune
+
+    if not logging.getLogger().handlers:  # a fresh worker process logs nothing by default
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    spec = TrialSpec.from_dict(config["spec"])
+    # Ray Train inside Tune for multi-worker trials; in-process ones need a child process.
+    fn = run_trial if spec.train["scaling"]["num_workers"] > 0 else run_trial_in_child
+    rows = fn(spec, Path(config["sweep_dir"]), config["cpus"], config["gpus"])
+    tune.report({"rows": len(rows), "wall_s": float(rows["wall_s"].iloc[0]) if len(rows) else 0.0})
+
+
+def _run_tune(
+    cfg: SweepConfig,
+    out: Path,
+    specs: list[TrialSpec],
+    pending: list[TrialSpec],
+    progress: Progress,
+) -> None:
+    from ray import tune
+
+    r = cfg.resources
+
+    class ProgressCallback(tune.Callback):
+        """Progress line and results table on the driver, as trials start and end."""
+
+        def on_trial_start(self, iteration, trials, trial, **info):
+            progress.start(trial.config["spec"]["id"])
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            progress.finish(trial.config["spec"]["id"], ok=True)
+            collect(out, specs)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            progress.finish(trial.config["spec"]["id"], ok=False)
+            collect(out, specs)
+
+    resources = {"cpu": r.cpus_per_trial, "gpu": r.gpus_per_trial}
+    tuner = tune.Tuner(
+        tune.with_resources(tune_trial, resources),
+        param_space={
+            "spec": tune.grid_search([s.to_dict() for s in pending]),
+            "sweep_dir": str(out),
+            "cpus": r.cpus_per_trial,
+            "gpus": r.gpus_per_trial,
+        },
+        # Reused actors keep their forkserver (see run_trial_in_child): trials start fast.
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=r.max_concurrent or None, reuse_actors=True
+        ),
+        run_config=tune.RunConfig(
+            name=f"tune-{dt.datetime.now():%Y%m%d-%H%M%S}",
+            storage_path=str(out / "tune"),
+            failure_config=tune.FailureConfig(max_failures=r.max_failures),
+            callbacks=[ProgressCallback()],
+            verbose=0,
+        ),
+    )
+    tuner.fit()
+
+
+def collect(out: Path, specs: list[TrialSpec]) -> pd.DataFrame:
+    """Rows of every finished trial of ``specs`` into ``results.parquet``; ``sweep.json``.
+
+    Rows are ordered by trial (in sweep order) and fold, columns with the grid keys
+    first, so that the same finished trials give the same file however they were run.
+    """
+    frames = [
+        pd.read_parquet(trial_dir(out, s.id) / "rows.parquet") for s in specs if is_done(out, s.id)
+    ]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if len(table):
+        first = ["trial", *[k for k in GRID_KEYS if k in table], "fold", "metric"]
+        table = table[first + sorted(c for c in table.columns if c not in first)]
+    tmp = out / (RESULTS + ".partial")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, out / RESULTS)
+    status = {
+        "git_revision": git_revision(),
+        "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "trials": [
+            {
+                "id": s.id,
+                "status": "done"
+                if is_done(out, s.id)
+                else "failed"
+                if has_failed(out, s.id)
+                else "pending",
+                **s.keys,
+            }
+            for s in specs
+        ],
+    }
+    tmp = out / (STATUS + ".partial")
+    tmp.write_text(json.dumps(status, indent=2, default=str))
+    os.replace(tmp, out / STATUS)
+    return table

@@ -1,0 +1,217 @@
+"""One trial of a sweep: a GNN training run or a text-only baseline, as per-fold result rows.
+
+A trial directory ``<sweep>/trials/<id>/`` holds ``trial.json`` (the spec), ``run/`` (the
+training run's results directory, :mod:`genen_scale.training.results`), and, once the
+trial has finished, ``rows.parquet`` (written atomically: its presence means done) or,
+after a failure, ``error.txt``. A trial that is started again discards its own partial
+``run/`` first: results depend only on the config and seeds, so a fresh start gives the
+rows an uninterrupted one would have.
+
+GNN trials call :func:`genen_scale.training.run.run` (in process with
+``scaling.num_workers = 0``, or Ray Train workers inside the trial); baseline trials
+read the same inputs and folds (:func:`~genen_scale.training.inputs.load_inputs`) and
+run :func:`~genen_scale.baselines.run_baseline`. On ``paper``-protocol splits, which have
+no validation genes, a baseline carves its model-selection split from the training genes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import sys
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genen_scale.baselines import run_baseline
+from genen_scale.folds import with_validation
+from genen_scale.metrics import primary_metric
+from genen_scale.store import GraphStore
+from genen_scale.sweep.grid import TrialSpec
+from genen_scale.training import results
+from genen_scale.training.config import TrainConfig
+from genen_scale.training.inputs import load_inputs
+from genen_scale.training.run import run
+
+log = logging.getLogger(__name__)
+
+TRIALS_DIR = "trials"
+ROWS = "rows.parquet"
+ERROR = "error.txt"
+SPEC = "trial.json"
+# Columns that differ between two runs of the same trial (time, memory, machine); a
+# resumed sweep equals an uninterrupted one in every other column.
+VOLATILE_COLUMNS = ("wall_s", "peak_mem_mb", "host")
+# Columns of a run's metrics table that the grid keys already carry.
+RUN_KEY_COLUMNS = ("task", "mask_fraction", "model", "graph")
+
+
+def trial_dir(sweep_dir: Path, trial_id: str) -> Path:
+    return Path(sweep_dir) / TRIALS_DIR / trial_id
+
+
+def is_done(sweep_dir: Path, trial_id: str) -> bool:
+    return (trial_dir(sweep_dir, trial_id) / ROWS).is_file()
+
+
+def has_failed(sweep_dir: Path, trial_id: str) -> bool:
+    return not is_done(sweep_dir, trial_id) and (trial_dir(sweep_dir, trial_id) / ERROR).is_file()
+
+
+def run_trial(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.DataFrame:
+    """Run ``spec`` (unless finished) and write its rows; returns them.
+
+    Args:
+        spec: The trial.
+        sweep_dir: The sweep's output directory.
+        cpus, gpus: What the trial reserved (recorded in its rows).
+
+    Raises:
+        Exception: Whatever the run raised; ``error.txt`` then holds the traceback.
+    """
+    d = trial_dir(sweep_dir, spec.id)
+    if (d / ROWS).is_file():
+        return pd.read_parquet(d / ROWS)
+    if (d / "run").exists():
+        log.info("trial %s: discarding the partial run of an earlier attempt", spec.id)
+        shutil.rmtree(d / "run")
+    d.mkdir(parents=True, exist_ok=True)
+    (d / ERROR).unlink(missing_ok=True)
+    (d / SPEC).write_text(json.dumps(spec.to_dict(), indent=2))
+    cfg = spec.config(d)
+    log.info("trial %s: %s", spec.id, ", ".join(f"{k}={v}" for k, v in spec.keys.items()))
+    start = time.perf_counter()
+    try:
+        table = _baseline(spec.model, cfg) if spec.is_baseline else _gnn(cfg)
+    except Exception:
+        (d / ERROR).write_text(traceback.format_exc())
+        raise
+    rows = _rows(spec, cfg, table, time.perf_counter() - start, cpus, gpus)
+    tmp = d / (ROWS + ".partial")
+    rows.to_parquet(tmp, index=False)
+    os.replace(tmp, d / ROWS)
+    return rows
+
+
+class TrialError(RuntimeError):
+    """A trial run in a child process failed; the message ends with the child's error."""
+
+
+def run_trial_in_child(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.DataFrame:
+    """:func:`run_trial` in a fresh child process, waiting for it.
+
+    Inside a Ray Tune trial, Ray Train's local mode (``scaling.num_workers = 0``) cannot
+    run in the trial's own process: Train V2 refuses ``ray.train.get_context`` inside a
+    Tune session (ray-project/ray#49454). A child process has no Tune session; it uses
+    the CPUs Tune reserved for the trial and reports through the trial directory
+    (``rows.parquet`` or ``error.txt``). It is killed if this process dies, so an
+    interrupted sweep never leaves a trial running behind a re-run. Children are forked
+    from a forkserver that has imported the training code once (Tune reuses the trial
+    actor, and with it the server), so a trial starts in well under a second.
+
+    Raises:
+        TrialError: The child failed or was killed.
+    """
+    child = _child_context().Process(
+        target=_child_main, args=(spec.to_dict(), str(sweep_dir), cpus, gpus), daemon=False
+    )
+    child.start()
+    child.join()
+    d = trial_dir(sweep_dir, spec.id)
+    if (d / ROWS).is_file():
+        return pd.read_parquet(d / ROWS)
+    error = (d / ERROR).read_text().strip().splitlines() if (d / ERROR).is_file() else []
+    reason = error[-1] if error else f"child process exited with code {child.exitcode}"
+    raise TrialError(f"trial {spec.id} failed: {reason} (see {d / ERROR})")
+
+
+@functools.cache
+def _child_context():
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
+def _child_main(spec: dict, sweep_dir: str, cpus: float, gpus: float) -> None:
+    if sys.platform.startswith("linux"):
+        # PR_SET_PDEATHSIG: SIGKILL this process when its parent (the forkserver, which
+        # exits with the trial's process) dies.
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    run_trial(TrialSpec.from_dict(spec), Path(sweep_dir), cpus, gpus)
+
+
+def _gnn(cfg: TrainConfig) -> pd.DataFrame:
+    run_dir, _ = run(cfg)
+    table = pd.read_parquet(run_dir / "metrics.parquet")
+    table = table[table["model"] == cfg.model.arch].reset_index(drop=True)
+    history = json.loads((run_dir / "history.json").read_text())
+    if "epochs" not in table:
+        table["epochs"] = [len(history[str(k)]) for k in table["fold"]]
+    table["peak_mem_mb"] = [
+        max((e.get("peak_mem_mb", np.nan) for e in history[str(k)]), default=np.nan)
+        for k in table["fold"]
+    ]
+    return table
+
+
+def _baseline(name: str, cfg: TrainConfig) -> pd.DataFrame:
+    if cfg.data.store is None:
+        from genen_scale.training.demo import demo_store
+
+        cfg = replace(cfg, data=replace(cfg.data, store=str(demo_store(cfg.data.demo_cache))))
+    inputs = load_inputs(cfg.data.store, cfg.data, cfg.eval, cfg.seed)
+    run_dir = results.prepare_run_dir(cfg)
+    results.write_provenance(run_dir, cfg, GraphStore.open(cfg.data.store))
+    folds = inputs.folds
+    if any(len(f.val) == 0 for f in folds):
+        folds = with_validation(inputs.task, folds, cfg.eval.val_fraction, cfg.eval.seed)
+    per_fold = run_baseline(
+        name, inputs.task, inputs.x.numpy(), folds, cfg.seed, groups=inputs.study_group
+    )
+    table = pd.DataFrame([{"fold": f.index, **m} for f, m in zip(folds, per_fold, strict=True)])
+    table["features"] = cfg.data.features
+    table.to_parquet(run_dir / "metrics.parquet", index=False)
+    return table
+
+
+def _rows(
+    spec: TrialSpec, cfg: TrainConfig, table: pd.DataFrame, wall_s: float, cpus: float, gpus: float
+) -> pd.DataFrame:
+    """Per-fold rows: grid keys, trial id, metrics, epochs, wall time and resources."""
+    metrics = table.drop(columns=[c for c in RUN_KEY_COLUMNS if c in table])
+    # Every classification kind is scored by AUC, regression by Pearson r.
+    primary = primary_metric("regression" if "pearson" in metrics else "binary")
+    head = pd.DataFrame(
+        {
+            "trial": spec.id,
+            **{k: [v] * len(table) for k, v in spec.keys.items()},
+            "metric": primary,
+        },
+        index=range(len(table)),
+    )
+    tail = pd.DataFrame(
+        {
+            "wall_s": wall_s,
+            "cpus": float(cpus),
+            "gpus": float(gpus),
+            "workers": cfg.scaling.num_workers,
+            "threads": cfg.scaling.threads_per_worker,
+            "host": platform.node(),
+            "run_dir": f"{TRIALS_DIR}/{spec.id}/run",
+            "store": str(cfg.data.store),
+        },
+        index=range(len(table)),
+    )
+    return pd.concat([head, metrics.reset_index(drop=True), tail], axis=1)

@@ -1,0 +1,223 @@
+"""Sweeps: grid expansion and hashing, resume in process, and a Ray sweep killed midway."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from train_helpers import FEATURES, train_store
+
+from genen_scale.config import ConfigError, load_config
+from genen_scale.report.cli import ReportConfig, build_report
+from genen_scale.sweep.config import SweepConfig
+from genen_scale.sweep.grid import expand
+from genen_scale.sweep.runner import run_sweep
+from genen_scale.sweep.trial import ROWS, VOLATILE_COLUMNS, trial_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Four small trials: a GCN and the logistic-regression baseline, unmasked and half masked.
+SWEEP = """
+output_dir = "{out}"
+num_cpus = 2
+[train]
+data.store = "{store}"
+data.features = "{features}"
+data.graph = "ppi"
+data.fanouts = [5, 5]
+data.batch_size = 64
+model.layers = 1
+model.hidden = 16
+optim.lr = 0.01
+optim.epochs = 3
+optim.patience = 3
+eval.folds = 3
+eval.folds_to_run = [0, 1]
+[resources]
+cpus_per_trial = 1
+[[grid]]
+tasks = ["toy_binary"]
+graphs = ["go_ppi"]
+models = ["gcn", "logreg"]
+mask_rates = [0.0, 0.5]
+"""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return train_store(tmp_path_factory.mktemp("sweep") / "store")
+
+
+def write_sweep(path: Path, store, out: Path, extra: str = "") -> Path:
+    path.write_text(SWEEP.format(out=out, store=store.path, features=FEATURES) + extra)
+    return path
+
+
+def sweep_config(tmp_path: Path, store, extra: str = "", *overrides: str) -> SweepConfig:
+    return load_config(
+        SweepConfig, write_sweep(tmp_path / "s.toml", store, tmp_path / "out", extra), overrides
+    )
+
+
+def test_expand_dedupes_baselines_and_applies_overrides(tmp_path, store):
+    extra = """
+[[leakage]]
+name = "no_go"
+exclude_go_terms = "GO:000000"
+[[grid]]
+tasks = ["toy_binary"]
+graphs = ["ppi", "go"]
+models = ["gcn", "logreg"]
+leakage = ["none", "no_go"]
+options = { "optim.lr" = [0.01, 0.1] }
+[[override]]
+when = { graph = "go" }
+train = { model = { hidden = 8 } }
+"""
+    specs = expand(sweep_config(tmp_path, store, extra))
+    keys = [s.keys for s in specs]
+    # Grid 1: 4 trials. Grid 2: gcn on ppi ignores the GO filter (2 lr), gcn on go
+    # with and without it (4), logreg once per lr whatever the graph (2), of which
+    # lr = 0.01 is grid 1's unmasked logreg trial (the same config: one trial).
+    assert len(specs) == 4 + 2 + 4 + 2 - 1
+    assert len({s.id for s in specs}) == len(specs)
+    base = [k for k in keys if k["model"] == "logreg"]
+    assert {k["graph"] for k in base} == {"none"} and {k["leakage"] for k in base} == {"none"}
+    go = [s for s in specs if s.keys["graph"] == "go"]
+    assert {s.train["model"]["hidden"] for s in go} == {8}
+    assert all(
+        s.train["data"]["exclude_go_terms"] == "GO:000000"
+        for s in go
+        if s.keys["leakage"] == "no_go"
+    )
+    assert {s.train["optim"]["lr"] for s in specs if "optim.lr" in s.keys} == {0.01, 0.1}
+    # The hash follows the result-relevant config only.
+    again = expand(
+        sweep_config(tmp_path, store, extra, "--output_dir", str(tmp_path / "elsewhere"))
+    )
+    assert [s.id for s in again] == [s.id for s in specs]
+    other = expand(sweep_config(tmp_path, store, extra, "--train.optim.epochs", "4"))
+    assert not {s.id for s in other} & {s.id for s in specs}
+
+
+def test_bad_sweep_configs_fail_with_the_key(tmp_path, store):
+    with pytest.raises(ConfigError, match="optim.epoch"):
+        expand(sweep_config(tmp_path, store, "", "--train.optim.epoch", "3"))
+    with pytest.raises(ConfigError, match="no_such_filter"):
+        sweep_config(tmp_path, store, '[[grid]]\nleakage = ["no_such_filter"]\n')
+    with pytest.raises(ConfigError, match="grid keys"):
+        sweep_config(tmp_path, store, '[[override]]\nwhen = { modle = "gcn" }\n')
+
+
+@pytest.fixture(scope="module")
+def local_sweep(store, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("local")
+    cfg = sweep_config(tmp, store, "", "--local")
+    outcome = run_sweep(cfg)
+    return cfg, outcome, pd.read_parquet(outcome.results)
+
+
+def test_local_sweep_rows_have_every_key_and_metric(local_sweep):
+    cfg, outcome, table = local_sweep
+    assert outcome.done == outcome.total == 4 and not outcome.failed
+    assert len(table) == 4 * 2  # two folds per trial
+    for col in ("task", "graph", "model", "mask_rate", "seed", "protocol", "leakage", "fold"):
+        assert table[col].notna().all()
+    for col in (
+        "auc",
+        "f1",
+        "auc_less_studied",
+        "auc_well_studied",
+        "auc_unmasked",
+        "wall_s",
+        "cpus",
+    ):
+        assert table[col].notna().all(), col
+    masked = table[table["mask_rate"] == 0.5]
+    assert (
+        masked["auc_masked"].notna().all()
+        and table.loc[table.mask_rate == 0, "auc_masked"].isna().all()
+    )
+    # Text-only logreg sees zeros for masked genes: chance on them, better on the rest.
+    lr = masked[masked["model"] == "logreg"]
+    assert (lr["auc_masked"] < lr["auc_unmasked"]).all()
+    gnn = table[table["model"] == "gcn"]
+    assert (gnn["epochs"] == 3).all() and (gnn["graph"] == "go_ppi").all()
+
+
+def test_rerun_skips_finished_and_retries_lost_trials(local_sweep):
+    cfg, outcome, table = local_sweep
+    lost = table["trial"].iloc[0]
+    d = trial_dir(outcome.output_dir, lost)
+    (d / ROWS).unlink()
+    (d / "run" / "metrics.parquet").unlink()  # a partial run left by the interruption
+    before = {
+        t: (trial_dir(outcome.output_dir, t) / ROWS).stat().st_mtime_ns
+        for t in table.trial.unique()
+        if t != lost
+    }
+    again = run_sweep(cfg)
+    assert again.done == 4
+    after = {t: (trial_dir(outcome.output_dir, t) / ROWS).stat().st_mtime_ns for t in before}
+    assert after == before  # finished trials were not run again
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(again.results).drop(columns=list(VOLATILE_COLUMNS)),
+        table.drop(columns=list(VOLATILE_COLUMNS)),
+    )
+
+
+def test_report_builds_tables_and_figures(local_sweep, tmp_path):
+    _, outcome, _ = local_sweep
+    md = build_report(
+        ReportConfig(str(outcome.output_dir), output=str(tmp_path / "r.md"), tsne_task="toy_binary")
+    )
+    text = md.read_text()
+    assert "| ours: gcn on go_ppi |" in text and "| ours: logreg (text only) |" in text
+    assert "paper: Genen GCN on GO+PPI" in text and "mask_rate = 0.5" in text
+    for name in ("study_groups.png", "masking_toy_binary.png", "tsne_toy_binary.png"):
+        png = tmp_path / "figures" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"figures/{name}" in text
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_ray_sweep_killed_midway_resumes_to_the_same_results(local_sweep, store, tmp_path):
+    """A sweep through Ray Tune (local cluster), SIGKILLed with its whole process group
+    after its first finished trial, then re-run: the results equal the in-process sweep's."""
+    _, local, expected = local_sweep
+    out = tmp_path / "ray"
+    config = write_sweep(tmp_path / "ray.toml", store, out)
+    cmd = [sys.executable, "-m", "genen_scale.sweep", str(config)]
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    first = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not list((out / "trials").glob(f"*/{ROWS}")):
+            assert first.poll() is None, "the sweep ended before any trial finished"
+            assert time.monotonic() < deadline, "no trial finished in 300 s"
+            time.sleep(0.5)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    done_before = len(list((out / "trials").glob(f"*/{ROWS}")))
+    assert done_before < 4
+    second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    result = pd.read_parquet(out / "results.parquet")
+    pd.testing.assert_frame_equal(
+        result.drop(columns=list(VOLATILE_COLUMNS)),
+        expected.drop(columns=list(VOLATILE_COLUMNS)),
+    )
