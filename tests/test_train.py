@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -303,3 +304,34 @@ def test_demo_defaults_apply_only_to_the_demo_and_unset_keys(tmp_path):
     cfg.write_text("optim:\n  epochs: 7\n")
     assert parse_args(["--config", str(cfg)]).optim.epochs == 7
     assert parse_args(["--preset", "gcn"]).model.layers == 3  # a preset sets the model
+
+
+def test_sampled_training_learns_with_per_batch_adjacency(store, tmp_path):
+    cfg = small_config(
+        store,
+        tmp_path,
+        "--data.full_batch",
+        "false",
+        "--eval.folds_to_run",
+        "[0]",
+        "--eval.baselines",
+        "[]",
+    )
+    run_dir, summary = run(cfg)
+    history = json.loads((run_dir / "history.json").read_text())["0"]
+    assert history[-1]["loss"] < history[0]["loss"] and summary["mean"].iloc[0] > 0.5
+    assert "stacked_folds" not in history[0]  # sampled runs go fold by fold
+
+
+def test_full_batch_auto_follows_the_memory_budget(store, caplog):
+    from genen_scale.training.batches import resolve_full_batch
+
+    cfg = small_config(store, store.path)
+    csr = store.csr("ppi")
+    with caplog.at_level("INFO"):
+        assert resolve_full_batch(cfg.data, cfg.model, csr, 64)
+        tight = dataclasses.replace(cfg.data, full_batch_memory_gb=1e-6)
+        assert not resolve_full_batch(tight, cfg.model, csr, 64)
+    assert (
+        "full batch (auto: estimated" in caplog.text and "over the 1e-06 GiB budget" in caplog.text
+    )
