@@ -237,9 +237,13 @@ def run_wall(overrides: list[str]) -> tuple[float, dict]:
     run_dir, summary = run(cfg)
     wall = time.perf_counter() - s
     hist = json.loads((run_dir / "history.json").read_text())
+    epochs = [e for v in hist.values() for e in v]
     return wall, {
         "summary": summary.to_dict("records"),
         "epochs": {k: len(v) for k, v in hist.items()},
+        # Seconds in checkpoint hooks over seconds in training steps, all folds.
+        "checkpoint_overhead": sum(e.get("checkpoint_s", 0) for e in epochs)
+        / sum(e["epoch_s"] for e in epochs),
     }
 
 
@@ -275,12 +279,15 @@ def full_batch_section(args) -> dict:
     ]  # fmt: skip
     if (REAL_STORE / "manifest.json").is_file() and "stack" in args.parts:
         fixed = ["--optim.epochs", str(args.epochs), "--optim.patience", str(args.epochs)]
-        walls = {}
+        walls, infos = {}, {}
         for stack in ("false", "true"):
-            walls[stack] = run_wall(base + fixed + ["--scaling.stack_folds", stack])[0]
+            walls[stack], infos[stack] = run_wall(base + fixed + ["--scaling.stack_folds", stack])
         out["fold_stacking"] = {
             "folds": 5, "epochs": args.epochs, "sequential_s": walls["false"],
             "stacked_s": walls["true"], "ratio": walls["false"] / walls["true"],
+            "test_auc_sequential": infos["false"]["summary"][0]["mean"],
+            "test_auc_stacked": infos["true"]["summary"][0]["mean"],
+            "checkpoint_overhead": {k: v["checkpoint_overhead"] for k, v in infos.items()},
         }  # fmt: skip
     if (REAL_STORE / "manifest.json").is_file() and "whole" in args.parts:
         wall, info = run_wall(base)  # with a store given, the model defaults are preset gcn

@@ -150,6 +150,13 @@ def render_train_full_batch(r: dict) -> str:
             f"{fs['epochs']} epochs, whole in-process runs): sequential {fs['sequential_s']:.1f} s, "
             f"stacked {fs['stacked_s']:.1f} s, **{fs['ratio']:.2f}x** fold-epochs/s (target >= 2).",
         ]
+        if "checkpoint_overhead" in fs:
+            ck = fs["checkpoint_overhead"]
+            lines.append(
+                f"Test AUC sequential {fs['test_auc_sequential']:.4f} / stacked "
+                f"{fs['test_auc_stacked']:.4f}. Checkpoint time / training-step time: "
+                f"{ck['false']:.1%} sequential, {ck['true']:.1%} stacked (target <= 5%)."
+            )
     wr = r.get("whole_run")
     if wr:
         rows = wr["summary"][0]
