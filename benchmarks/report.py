@@ -141,12 +141,96 @@ def render_sweep(r: dict) -> str:
     return "\n".join(lines)
 
 
+def render_train_full_batch(r: dict) -> str:
+    loads = "; ".join(
+        f"{part}: load {v['before']:.1f} before / {v['after']:.1f} after"
+        for part, v in r.get("load_average", {}).items()
+    )
+    lines = [
+        f"`flock /tmp/genen-bench.lock python benchmarks/bench_train.py --full-batch` — "
+        f"{r['date']}, git {r['git']}, {r['hardware']['cpus']} CPUs ({r['shared_machine']}); "
+        f"{loads}.",
+        "",
+        "Seconds per full-batch training step (forward + backward + Adam step, median of the "
+        "timed epochs after a warm-up), preset `gcn` (3 hidden layers + conv output) on "
+        "`go_ppi`; peak RSS of the measuring process.",
+        "",
+        "| store | hidden | ours (s) | PyG edge_index (s) | speed-up | ours peak RSS (GB) "
+        "| PyG peak RSS (GB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    epoch = r.get("epoch", {})
+    keys = sorted({k.rsplit(" | ", 1)[0] for k in epoch})
+    for key in keys:
+        store, hidden = key.split(" | ")
+        ours, pyg = epoch.get(f"{key} | ours", {}), epoch.get(f"{key} | pyg", {})
+
+        def cell(m, field, scale=1.0, fmt="{:.3f}"):
+            if field in m:
+                return fmt.format(m[field] / scale)
+            return "skipped" if "skipped" in m else ("error" if m else "")
+
+        speed = (
+            f"{pyg['epoch_s'] / ours['epoch_s']:.1f}x"
+            if "epoch_s" in ours and "epoch_s" in pyg
+            else ""
+        )
+        edges = ours.get("edges") or pyg.get("edges") or 0
+        lines.append(
+            f"| {store} ({edges:,} edges) | {hidden.split()[-1]} | {cell(ours, 'epoch_s')} "
+            f"| {cell(pyg, 'epoch_s')} | {speed} | {cell(ours, 'peak_rss_mb', 1024, '{:.2f}')} "
+            f"| {cell(pyg, 'peak_rss_mb', 1024, '{:.2f}')} |"
+        )
+    skipped = [f"{k}: {m['skipped']}" for k, m in epoch.items() if "skipped" in m]
+    if skipped:
+        lines += ["", *[f"- {s}" for s in skipped]]
+    fs = r.get("fold_stacking")
+    if fs:
+        lines += [
+            "",
+            f"Folds trained together (real GO+PPI, hidden 256, {fs['folds']} folds x "
+            f"{fs['epochs']} epochs, whole in-process runs): sequential {fs['sequential_s']:.1f} s, "
+            f"stacked {fs['stacked_s']:.1f} s, **{fs['ratio']:.2f}x** fold-epochs/s (target >= 2).",
+        ]
+        if "checkpoint_overhead" in fs:
+            ck = fs["checkpoint_overhead"]
+            lines.append(
+                f"Test AUC sequential {fs['test_auc_sequential']:.4f} / stacked "
+                f"{fs['test_auc_stacked']:.4f}. Checkpoint time / training-step time: "
+                f"{ck['false']:.1%} sequential, {ck['true']:.1%} stacked (target <= 5%)."
+            )
+    wr = r.get("whole_run")
+    if wr:
+        rows = wr["summary"][0]
+        lines += [
+            "",
+            f"Whole 5-fold run ({wr['config']}, real GO+PPI, task {rows['task']}): "
+            f"**{wr['wall_s'] / 60:.1f} min** (target <= 10), epochs per fold {wr['epochs']}, "
+            f"test {rows['metric']} {rows['mean']:.3f} ± {rows['std']:.3f}.",
+        ]
+    demo = r.get("demo")
+    if demo:
+        lines += [
+            "",
+            "| demo main job (`python -m genen_scale.train`) | wall (s) | target |",
+            "|---|---:|---|",
+        ]
+        for label, target in (("cold", "<= 120"), ("cached", "<= 45")):
+            if label in demo:
+                lines.append(f"| {label} | {demo[label]['wall_s']:.0f} | {target} |")
+        table = demo.get("cached", demo.get("cold", {})).get("summary", [])
+        if table:
+            lines += ["", "Demo result (cached run):", "", *table]
+    return "\n".join(lines)
+
+
 RENDERERS = {
     "sampler": render_sampler,
     "encode": render_encode,
     "train": render_train,
     "scaling": scaling_report.markdown,
     "sweep": render_sweep,
+    "train_full_batch": render_train_full_batch,
 }
 
 

@@ -93,11 +93,15 @@ class StackedGCN(nn.Module):
             return h
         if generators is None:
             return dropout(h, self.cfg.dropout, True, None)
-        # Model k's mask comes from its own stream, shaped as the lone model draws it.
-        return torch.stack(
-            [dropout(h[:, k], self.cfg.dropout, True, g) for k, g in enumerate(generators)],
-            dim=1,
-        )
+        # Model k's mask comes from its own stream, drawn as the lone model draws it
+        # (models.dropout); one multiply applies all K masks.
+        p = self.cfg.dropout
+        keep = torch.empty_like(h)
+        for k, g in enumerate(generators):
+            keep[:, k] = torch.empty(h.shape[0], h.shape[2], device=h.device).bernoulli_(
+                1.0 - p, generator=g
+            )
+        return h * keep.div_(1.0 - p)
 
     def forward(
         self,

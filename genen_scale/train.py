@@ -19,10 +19,11 @@ import sys
 
 import ray
 
-from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
+from genen_scale.config import ConfigError, asks_for_help, help_text, load_config, read_file
 from genen_scale.models import PRESETS
 from genen_scale.store import StoreError
 from genen_scale.training.config import TrainConfig
+from genen_scale.training.demo import demo_overrides
 from genen_scale.training.distributed import connect
 from genen_scale.training.inputs import TrainError
 from genen_scale.training.results import format_summary
@@ -49,8 +50,11 @@ def parse_args(argv: list[str]) -> TrainConfig:
                 preset = dataclasses.asdict(PRESETS[value])
                 # json.dumps writes scalars as the YAML the override parser reads back.
                 overrides = [a for k, v in preset.items() for a in (f"--model.{k}", json.dumps(v))]
-    # Preset values sit between the file and the command line.
+    # Preset values sit between the file and the command line; the demo's defaults below
+    # them, for keys nobody set.
     try:
+        file_config = read_file(path) if path else {}
+        overrides = demo_overrides(file_config, overrides + args) + overrides
         return load_config(TrainConfig, path, overrides + args)
     except ConfigError:
         raise

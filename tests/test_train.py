@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -120,7 +121,7 @@ def test_same_seed_gives_identical_metrics(store, tmp_path):
 def test_resume_after_a_crash_replays_the_uninterrupted_run(store, tmp_path, monkeypatch, stacked):
     extra = (
         "--eval.folds_to_run", "[0, 1]", "--optim.epochs", "4", "--eval.baselines", "[]",
-        "--scaling.stack_folds", stacked,
+        "--scaling.stack_folds", stacked, "--scaling.checkpoint_every", "1",
     )  # fmt: skip
     ref, _ = run(small_config(store, tmp_path, "--run_name", "ref", *extra))
 
@@ -183,7 +184,7 @@ def test_unknown_key_is_rejected_with_a_suggestion():
     [
         (["--data.graph", "ppi+"], "not a graph variant"),
         (["--model.arch", "sage"], "arch"),
-        (["--data.fanouts", "[5]"], "give 4 fanouts"),
+        (["--data.fanouts", "[5]"], "give 2 fanouts"),  # the demo: 1 hidden layer
         (["--preset", "mlp"], "unknown preset"),
     ],
 )
@@ -292,3 +293,45 @@ def test_masking_zeroes_a_seeded_share_of_genes(store):
     assert len(zero) == round(0.25 * store.num_genes)
     assert not (inputs.x[store.num_genes :] == 0).all(dim=1).any()  # GO terms keep their text
     assert not np.array_equal(zero, mask_genes(store.num_genes, 0.25, cfg.seed + 1))
+
+
+def test_demo_defaults_apply_only_to_the_demo_and_unset_keys(tmp_path):
+    demo = parse_args([])
+    assert (demo.model.layers, demo.optim.epochs, demo.data.fanouts) == (1, 60, [10, 10])
+    assert parse_args(["--model.layers", "2"]).model.layers == 2
+    assert parse_args(["--data.store", str(tmp_path)]).model.layers == 3
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("optim:\n  epochs: 7\n")
+    assert parse_args(["--config", str(cfg)]).optim.epochs == 7
+    assert parse_args(["--preset", "gcn"]).model.layers == 3  # a preset sets the model
+
+
+def test_sampled_training_learns_with_per_batch_adjacency(store, tmp_path):
+    cfg = small_config(
+        store,
+        tmp_path,
+        "--data.full_batch",
+        "false",
+        "--eval.folds_to_run",
+        "[0]",
+        "--eval.baselines",
+        "[]",
+    )
+    run_dir, summary = run(cfg)
+    history = json.loads((run_dir / "history.json").read_text())["0"]
+    assert history[-1]["loss"] < history[0]["loss"] and summary["mean"].iloc[0] > 0.5
+    assert "stacked_folds" not in history[0]  # sampled runs go fold by fold
+
+
+def test_full_batch_auto_follows_the_memory_budget(store, caplog):
+    from genen_scale.training.batches import resolve_full_batch
+
+    cfg = small_config(store, store.path)
+    csr = store.csr("ppi")
+    with caplog.at_level("INFO"):
+        assert resolve_full_batch(cfg.data, cfg.model, csr, 64)
+        tight = dataclasses.replace(cfg.data, full_batch_memory_gb=1e-6)
+        assert not resolve_full_batch(tight, cfg.model, csr, 64)
+    assert (
+        "full batch (auto: estimated" in caplog.text and "over the 1e-06 GiB budget" in caplog.text
+    )

@@ -20,7 +20,10 @@ pytestmark = pytest.mark.ray
 # The Train controller runs in another process, which cannot import this test module.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-ARGS = ("--eval.folds_to_run", "[0]", "--optim.epochs", "4", "--eval.baselines", "[]")
+ARGS = (
+    "--eval.folds_to_run", "[0]", "--optim.epochs", "4", "--eval.baselines", "[]",
+    "--scaling.checkpoint_every", "1",
+)  # fmt: skip
 
 
 class KillWorkerOnce(UserCallback):

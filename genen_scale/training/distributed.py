@@ -207,10 +207,11 @@ def _train_group(
     every = cfg.scaling.checkpoint_every
 
     def checkpoint(sts: list[FoldState]) -> None:
-        tensors = None
+        # Every rank decides alike (by epoch), so the reports stay collective. Between
+        # checkpoints nothing is reported: the history holds the per-epoch metrics.
         if max(st.epoch for st in sts) % every == 0:
             tensors = {"model": _unwrap_state(model), "optim": optimizer.state_dict()}
-        _report(spec, env, indices, sts, tensors, sorted(done), stacked)
+            _report(spec, env, indices, sts, tensors, sorted(done), stacked)
 
     common = (inputs, group if stacked else group[0], batches, cfg.optim, cfg.seed, env)
     if stacked:

@@ -185,10 +185,20 @@ def train_fold(
         record_epoch(state, primary, score, stats, lambda: snapshot(model))
         if env.rank == 0:
             log_epoch(fold.index, state, stats, primary)
-        on_epoch(state)
+        timed_checkpoint(on_epoch, state, [state])
     if not has_val:
         state.best_epoch, state.best_state = state.epoch - 1, snapshot(model)
     return finish_fold(model, inputs, fold, batches, env, state, model_name)
+
+
+def timed_checkpoint(on_epoch: Callable, arg, states: list[FoldState]) -> None:
+    """Call the checkpoint hook; book its seconds into the epoch's history
+    (``checkpoint_s``: the overhead that ``scaling.checkpoint_every`` trades off)."""
+    start = time.perf_counter()
+    on_epoch(arg)
+    took = time.perf_counter() - start
+    for st in states:
+        st.history[-1]["checkpoint_s"] = took / len(states)
 
 
 def log_epoch(fold: int, state: FoldState, stats: dict, primary: str) -> None:

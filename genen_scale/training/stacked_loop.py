@@ -28,7 +28,13 @@ from genen_scale.training.batches import GraphBatches
 from genen_scale.training.config import OptimConfig
 from genen_scale.training.evaluation import FoldOutputs, finish_fold
 from genen_scale.training.inputs import RunInputs
-from genen_scale.training.loop import epoch_seeds, keep_training, log_epoch, record_epoch
+from genen_scale.training.loop import (
+    epoch_seeds,
+    keep_training,
+    log_epoch,
+    record_epoch,
+    timed_checkpoint,
+)
 from genen_scale.training.worker import FoldState, WorkerEnv, unwrap
 
 log = logging.getLogger(__name__)
@@ -93,7 +99,7 @@ def train_folds_stacked(
             record_epoch(states[k], primary, scores[k], stats, lambda k=k: module.state_of(k))
             if env.rank == 0:
                 log_epoch(folds[k].index, states[k], stats, primary)
-        on_epoch(states)
+        timed_checkpoint(on_epoch, states, [states[k] for k in active])
     outputs = []
     for k, (fold, st) in enumerate(zip(folds, states, strict=True)):
         if not has_val[k]:  # the paper protocol: the last epoch's model
