@@ -33,8 +33,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from genen_scale.baselines import run_baseline
+from genen_scale.fold_result import predictions_table
 from genen_scale.folds import with_validation
 from genen_scale.metrics import primary_metric
 from genen_scale.store import GraphStore
@@ -180,9 +182,9 @@ def _baseline(name: str, cfg: TrainConfig) -> pd.DataFrame:
     per_fold = run_baseline(
         name, inputs.task, inputs.x.numpy(), folds, cfg.seed, groups=inputs.study_group
     )
-    table = pd.DataFrame([{"fold": f.index, **m} for f, m in zip(folds, per_fold, strict=True)])
-    table["features"] = cfg.data.features
+    table = results.metrics_table(cfg, inputs.task, per_fold)
     table.to_parquet(run_dir / "metrics.parquet", index=False)
+    pq.write_table(predictions_table(per_fold), run_dir / "predictions.parquet")
     return table
 
 
