@@ -66,19 +66,23 @@ class Batch:
         }
 
 
-# Activation floats kept per node and layer width for one training step: the layer's
-# linear output, propagated output, biased output, activation, dropout mask and output,
-# plus the backward's gradients of similar size.
-ACTIVATION_FLOATS = 12
+# Activation floats kept per node and unit of layer width in one training step (outputs,
+# masks and gradients that are alive at once). Calibrated on the real GO+PPI store
+# (64.6k nodes, hidden 256, benchmarks/bench_train.py): one model peaked at 1.9 GB RSS,
+# five stacked at 5.2 GB, i.e. ~4 floats per node and width unit per model; 5 leaves margin.
+ACTIVATION_FLOATS = 5
 # Bytes per CSR entry of the GCN adjacency and its transpose (row, col, source edge,
 # transposed col and permutation as int64, values) plus the [2, E] COO, weight and e_id.
 ADJ_BYTES_PER_EDGE = 5 * 8 + 2 * 4 + 3 * 8 + 4
 
 
-def full_batch_bytes(model: ModelConfig, num_nodes: int, nnz: int, dim: int) -> int:
-    """Estimated peak memory of one full-batch training step (see ``ACTIVATION_FLOATS``)."""
+def full_batch_bytes(
+    model: ModelConfig, num_nodes: int, nnz: int, dim: int, models: int = 1
+) -> int:
+    """Estimated peak memory of one full-batch training step (see ``ACTIVATION_FLOATS``)
+    of ``models`` models trained stacked."""
     widths = [dim] + [model.hidden] * (model.layers + 1)
-    per_node = 4 * ACTIVATION_FLOATS * sum(widths[1:]) + 4 * 2 * dim  # + x and A x
+    per_node = 4 * ACTIVATION_FLOATS * sum(widths[1:]) * models + 4 * 2 * dim  # + x, A x
     if model.arch == "gat":  # attention keeps messages per edge: [E, hidden] per layer
         per_edge = 4 * 3 * model.hidden * model.num_hops
     else:
@@ -87,11 +91,17 @@ def full_batch_bytes(model: ModelConfig, num_nodes: int, nnz: int, dim: int) -> 
 
 
 def resolve_full_batch(
-    data: DataConfig, model: ModelConfig, csr: CSR, dim: int, log_choice: bool = True
+    data: DataConfig,
+    model: ModelConfig,
+    csr: CSR,
+    dim: int,
+    log_choice: bool = True,
+    models: int = 1,
 ) -> bool:
-    """``data.full_batch``, with ``auto`` decided by :func:`full_batch_bytes` against
-    ``data.full_batch_memory_gb``; the decision and its reason are logged."""
-    need = full_batch_bytes(model, csr.num_nodes, csr.nnz, dim) / 2**30
+    """``data.full_batch``, with ``auto`` decided by :func:`full_batch_bytes` (for
+    ``models`` stacked models) against ``data.full_batch_memory_gb``; the decision and its
+    reason are logged."""
+    need = full_batch_bytes(model, csr.num_nodes, csr.nnz, dim, models) / 2**30
     budget = data.full_batch_memory_gb
     if data.full_batch == "auto":
         full = need <= budget

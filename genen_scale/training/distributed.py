@@ -150,7 +150,15 @@ def train_loop_per_worker(config: dict) -> None:
     env = _worker_env(cfg.scaling)
     inputs = load_inputs(spec.store, cfg.data, cfg.eval, cfg.seed)
     d = cfg.data
-    full = resolve_full_batch(d, cfg.model, inputs.csr, inputs.x.shape[1], log_choice=env.rank == 0)
+    stackable = cfg.scaling.stack_folds and can_stack(cfg.model)
+    full = resolve_full_batch(
+        d,
+        cfg.model,
+        inputs.csr,
+        inputs.x.shape[1],
+        log_choice=env.rank == 0,
+        models=len(inputs.folds) if stackable else 1,
+    )
     batches = GraphBatches(
         inputs.csr, inputs.x, d.fanouts, d.batch_size, full, env.device, cfg.model
     )
@@ -158,7 +166,7 @@ def train_loop_per_worker(config: dict) -> None:
     saved = _restore(spec)
     done = {f.index for f in inputs.folds if load_fold(run_dir, f.index) is not None}
     pending = [f for f in inputs.folds if f.index not in done]
-    stack = full and cfg.scaling.stack_folds and can_stack(cfg.model) and len(pending) > 1
+    stack = full and stackable and len(pending) > 1
     groups = [pending] if stack else [[f] for f in pending]
     if env.rank == 0 and stack:
         log.info("training folds %s together as one stacked model", [f.index for f in pending])
