@@ -214,8 +214,9 @@ def encode_store(store: GraphStore | str | os.PathLike, cfg: EncodeConfig | None
     """Encode every node's text into ``features/<name>.npy``; returns that path.
 
     Rows whose text is unchanged since the last run with the same model, revision,
-    pooling, max length, dtype and compute dtype are copied (``cfg.force`` re-encodes all); empty texts
-    get zero rows; an interrupted run resumes at the first unfinished shard.
+    pooling, max length, dtype and compute dtype are copied (``cfg.force`` re-encodes
+    all); empty texts get zero rows; an interrupted run resumes at the first unfinished
+    shard.
     """
     cfg = cfg or EncodeConfig()
     store = store if isinstance(store, GraphStore) else GraphStore(store)
