@@ -120,7 +120,7 @@ def run_step(args: argparse.Namespace) -> None:
 def _spawn_measured(
     cmd: list[str], stdout_to_null: bool = False, json_out: bool = False, mem_gb: float = 0
 ) -> dict:
-    """Run ``cmd``; its wall time, peak RSS (MiB) and, with ``json_out``, its last stdout line.
+    """Run ``cmd``; its wall and CPU time, peak RSS (MiB) and, with ``json_out``, its last stdout line.
 
     ``os.wait4`` on the child's pid gives that child's own rusage (``RUSAGE_CHILDREN``
     would accumulate the maximum over every child so far). ``mem_gb`` caps the child's
@@ -149,7 +149,13 @@ def _spawn_measured(
         text, errors = out.read().decode(), err.read().decode()
     if p.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd)}` exited {p.returncode}:\n{errors[-3000:]}")
-    result = {"wall_s": round(wall, 3), "rss_mb": round(usage.ru_maxrss / 1024.0, 1)}
+    result = {
+        "wall_s": round(wall, 3),
+        # CPU seconds (user + system): on a shared machine they move far less with the
+        # load than wall time does, so they tell a slower run from a busier machine.
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "rss_mb": round(usage.ru_maxrss / 1024.0, 1),
+    }
     if json_out:
         result.update(json.loads(text.strip().splitlines()[-1]))
     return result
@@ -165,6 +171,7 @@ def best_of(cmd: list[str], repeat: int, **kw) -> dict:
     return {
         **best,
         "runs_wall_s": [r["wall_s"] for r in runs],
+        "runs_cpu_s": [r["cpu_s"] for r in runs],
         "rss_mb": max(r["rss_mb"] for r in runs),
     }
 
@@ -381,15 +388,16 @@ def render(results: dict) -> str:
             f"versions {', '.join(f'{k} {v}' for k, v in r['env']['versions'].items())}; "
             f"repeat {cfg['repeat']}.",
             "",
-            "| step | time (s) | peak RSS (MB) |",
-            "|---|---:|---:|",
+            "| step | time (s) | CPU (s) | peak RSS (MB) |",
+            "|---|---:|---:|---:|",
         ]
         for name, s in r["steps"].items():
             if "error" in s:
-                lines.append(f"| {name} | failed: {s['error'].splitlines()[-1][:80]} | - |")
+                lines.append(f"| {name} | failed: {s['error'].splitlines()[-1][:80]} | - | - |")
                 continue
             t = s.get("seconds", s["wall_s"])
-            lines.append(f"| {name} | {t:.2f} | {s['rss_mb']:.0f} |")
+            cpu = f"{s['cpu_s']:.2f}" if "cpu_s" in s else "-"
+            lines.append(f"| {name} | {t:.2f} | {cpu} | {s['rss_mb']:.0f} |")
         lines += ["", "| target | value | bound | met |", "|---|---:|---|---|"]
         for name, t in r["targets"].items():
             met = {True: "yes", False: "**no**", None: "not run"}[t["ok"]]

@@ -77,7 +77,7 @@ class EncodeConfig:
     compute_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     """Model weights/activations: ``auto`` is float16 on CUDA and float32 on the CPU.
     ``bfloat16`` is the opt-in CPU fast path on CPUs with native bfloat16 (AMX or
-    AVX512-BF16): ~3x the float32 texts/s at cosine >= 0.999 to float32 rows
+    AVX512-BF16): ~2x the float32 texts/s at cosine >= 0.9999 to float32 rows
     (``benchmarks/bench_encode.py``); elsewhere it is slower and a warning says so. Rows
     are reused only from a run with the same compute_dtype."""
     device: str = "auto"
@@ -215,8 +215,9 @@ def encode_store(store: GraphStore | str | os.PathLike, cfg: EncodeConfig | None
     """Encode every node's text into ``features/<name>.npy``; returns that path.
 
     Rows whose text is unchanged since the last run with the same model, revision,
-    pooling, max length, dtype and compute dtype are copied (``cfg.force`` re-encodes all); empty texts
-    get zero rows; an interrupted run resumes at the first unfinished shard.
+    pooling, max length, dtype and compute dtype are copied (``cfg.force`` re-encodes
+    all); empty texts get zero rows; an interrupted run resumes at the first unfinished
+    shard.
     """
     cfg = cfg or EncodeConfig()
     store = store if isinstance(store, GraphStore) else GraphStore(store)
