@@ -188,11 +188,13 @@ def _sample_worker(rank, gpus, threads, repeat, barrier, results) -> None:
     device = torch.device(f"cuda:{rank}" if gpus else "cpu")
     args = Namespace(**Sample.settings)
     rates = []
-    for _ in range(repeat):
-        barrier.wait()  # every process times the same interval
-        rates.append(
-            bench_sampler.time_backend(csr, None, "native", device, args)["sampler_edges_per_s"]
-        )
+    with tempfile.TemporaryDirectory() as tmp:
+        # 384-d float16 features, memory-mapped, gathered per batch as in bench_sampler.
+        x = bench_sampler.memmap_features(csr.num_nodes, 384, Path(tmp), 0)
+        for _ in range(repeat):
+            barrier.wait()  # every process times the same interval
+            r = bench_sampler.time_backend(csr, x, "native", device, args)
+            rates.append(r["sampler_edges_per_s"])
     results.put(rates)
 
 
