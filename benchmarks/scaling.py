@@ -161,16 +161,13 @@ class Sample(Stage):
     settings = {"fanouts": [15, 10], "batch_size": 512, "seed": 0, "warmup": 5, "batches": 30}
 
     def measure(self, params, workers, threads, gpus, repeat):
-        import bench_sampler
-
-        csr = bench_sampler.synthetic_csr(19_600, 2_000_000, seed=0)
         count = gpus or workers
-        ctx = mp.get_context("fork")  # the children share the graph's pages
+        # Spawned, not forked: a forked child of a process that already ran torch ops can
+        # hang in its thread pool. Each builds the same seeded graph, then they time at once.
+        ctx = mp.get_context("spawn")
         barrier, results = ctx.Barrier(count), ctx.Queue()
         procs = [
-            ctx.Process(
-                target=_sample_worker, args=(csr, i, gpus, threads, repeat, barrier, results)
-            )
+            ctx.Process(target=_sample_worker, args=(i, gpus, threads, repeat, barrier, results))
             for i in range(count)
         ]
         for p in procs:
@@ -182,19 +179,22 @@ class Sample(Stage):
         return {"sampled edges/s": [sum(r[k] for r in got) for k in range(repeat)]}
 
 
-def _sample_worker(csr, rank, gpus, threads, repeat, barrier, results) -> None:
+def _sample_worker(rank, gpus, threads, repeat, barrier, results) -> None:
     import bench_sampler
     import torch
 
     torch.set_num_threads(threads)
+    csr = bench_sampler.synthetic_csr(19_600, 2_000_000, seed=0)
     device = torch.device(f"cuda:{rank}" if gpus else "cpu")
     args = Namespace(**Sample.settings)
     rates = []
-    for _ in range(repeat):
-        barrier.wait()  # every process times the same interval
-        rates.append(
-            bench_sampler.time_backend(csr, None, "native", device, args)["sampler_edges_per_s"]
-        )
+    with tempfile.TemporaryDirectory() as tmp:
+        # 384-d float16 features, memory-mapped, gathered per batch as in bench_sampler.
+        x = bench_sampler.memmap_features(csr.num_nodes, 384, Path(tmp), 0)
+        for _ in range(repeat):
+            barrier.wait()  # every process times the same interval
+            r = bench_sampler.time_backend(csr, x, "native", device, args)
+            rates.append(r["sampler_edges_per_s"])
     results.put(rates)
 
 

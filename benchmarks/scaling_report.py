@@ -96,7 +96,8 @@ def plot(name: str, rec: dict, path: Path) -> None:
             top.errorbar(x, y, yerr=err, fmt=marker, capsize=3, label=label)
             if label.startswith("w workers"):
                 top.plot(x, [y[0] * w / x[0] for w in x], ":", color="grey", label="ideal")
-        top.set(title=f"{name}: {fname}", xlabel="workers", ylabel=f["unit"])
+        ticks = sorted({p["workers"] for p in f["points"]} | {p["gpus"] for p in f["points"]} - {0})
+        top.set(title=f"{name}: {fname}", xlabel="workers", ylabel=f["unit"], xticks=ticks)
         top.legend(fontsize=7)
         for key, label in (("efficiency", "throughput(w) / (w x throughput(1))"),
                            ("same_threads_efficiency", "w x 1 / 1 x w"),
@@ -106,7 +107,7 @@ def plot(name: str, rec: dict, path: Path) -> None:
                 ws = sorted(e, key=int)
                 bottom.plot([int(w) for w in ws], [e[w] for w in ws], "o-", label=label)
         bottom.axhline(1.0, color="grey", linestyle=":")
-        bottom.set(xlabel="workers", ylabel="efficiency", ylim=(0, 1.3))
+        bottom.set(xlabel="workers", ylabel="efficiency", ylim=(0, 1.3), xticks=ticks)
         bottom.legend(fontsize=7)
     fig.suptitle(
         f"{name} — {rec['env']['date']}, git {rec['env']['git']} ({rec['machine_note']})",

@@ -44,7 +44,8 @@ def check_cluster_spec(spec: dict) -> None:
         g
         for g in groups
         if any(
-            "nvidia.com/gpu" in c["resources"]["limits"] for c in g["template"]["spec"]["containers"]
+            "nvidia.com/gpu" in c["resources"]["limits"]
+            for c in g["template"]["spec"]["containers"]
         )
     ]
     assert gpu_groups, "no GPU worker group"
