@@ -65,8 +65,12 @@ def study_bars(results: pd.DataFrame, path: Path) -> Path | None:
     tasks = [t for t in r["task"].unique() if f"{primary_column(r[r.task == t])}_less_studied" in r]
     if not tasks:
         return None
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks) + 1, 3.6), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=True):
+    cols = min(4, len(tasks))
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols + 1, 3.6 * rows), squeeze=False)
+    for ax in axes.flat[len(tasks) :]:
+        ax.set_visible(False)
+    for ax, task in zip(axes.flat, tasks, strict=False):  # spare panels were hidden
         rt = r[r["task"] == task]
         metric = primary_column(rt)
         pairs = model_graphs(rt)

@@ -151,7 +151,9 @@ class SweepConfig:
     """A sweep: the union of ``grid`` products, run as Ray Tune trials."""
 
     output_dir: str = "sweeps/sweep"
-    """Where ``results.parquet``, ``sweep.json`` and each trial's run directory go."""
+    """Where ``results.parquet``, ``sweep.json`` and each trial's run directory go. On a
+    multi-node cluster it must be a path every node sees (shared filesystem), like the
+    store's: trials write their rows there and resuming reads them back."""
     train: dict[str, Any] = field(default_factory=dict)
     """TrainConfig options shared by every trial (``data``, ``model``, ``optim``,
     ``eval``, ``scaling`` sections); grid keys and overrides are applied on top."""
