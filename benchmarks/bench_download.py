@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     med = {k: statistics.median(v) for k, v in runs.items()}
     result = {
         "benchmark": "download",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "hardware": {
             "cpus": os.cpu_count(),
             "machine": platform.machine(),

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     record = {
         "benchmark": "go_labels",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "hardware": {
             "machine": platform.machine(),
             "processor": platform.processor() or platform.machine(),

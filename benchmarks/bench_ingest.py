@@ -305,7 +305,7 @@ def environment() -> dict:
         ["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT
     )
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git.stdout.strip() + ("+dirty" if dirty.stdout.strip() else ""),
         "hardware": {
             "nproc": os.cpu_count(),

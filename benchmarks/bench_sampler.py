@@ -167,7 +167,7 @@ def environment(device: torch.device) -> dict:
     except OSError:
         rev = "unknown"
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": rev,
         "cpu": f"{os.cpu_count()} x {cpu}",
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "benchmark": "sweep",
         "command": f"bench_sweep.py --cpus {args.cpus} --epochs {args.epochs}",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git_revision(),
         "hardware": {"cpus": os.cpu_count(), "machine": platform.machine(),
                      "processor": platform.processor() or platform.node()},

@@ -322,7 +322,7 @@ def demo_section(args) -> dict:
 
 def environment() -> dict:
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git_revision(),
         "hardware": {"cpus": os.cpu_count(), "machine": platform.machine(),
                      "processor": platform.processor() or platform.node()},
@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> dict:
         ray.shutdown()
     result = {
         "benchmark": "train",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git_revision(),
         "hardware": {"cpus": os.cpu_count(), "machine": platform.machine(),
                      "processor": platform.processor() or platform.node()},

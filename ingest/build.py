@@ -32,7 +32,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -233,7 +233,7 @@ def _manifest(
         "variants": {name: list(parts) for name, parts in VARIANTS.items()},
         "tasks": tasks,
         "git_revision": git_revision(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "tool": f"genen_scale {genen_scale.__version__}",
         "timings_s": timings,
     }

@@ -292,7 +292,7 @@ def encode_store(store: GraphStore | str | os.PathLike, cfg: EncodeConfig | None
         "row_hashes": hashes,
         "config": asdict(cfg),
         "genen_scale_version": genen_scale.__version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     return partial.finish(meta)
 

@@ -220,7 +220,7 @@ def collect(out: Path, specs: list[TrialSpec]) -> pd.DataFrame:
     os.replace(tmp, out / RESULTS)
     status = {
         "git_revision": git_revision(),
-        "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "trials": [
             {
                 "id": s.id,

@@ -127,7 +127,7 @@ def prepare_run_dir(cfg: TrainConfig) -> Path:
             "choose another --run-name"
         )
     run_dir.mkdir(parents=True)
-    created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     doc = {"tool": TOOL, "config_hash": digest, "created": created}
     (run_dir / RUN_MANIFEST).write_text(json.dumps(doc, indent=2))
     return run_dir
@@ -142,7 +142,7 @@ def write_provenance(run_dir: Path, cfg: TrainConfig, store: GraphStore) -> None
     sidecar = store.path / "features" / f"{cfg.data.features}.json"
     prov = {
         "git_revision": git_revision(),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "host": platform.node(),
         "python": platform.python_version(),
         "versions": {
