@@ -13,6 +13,10 @@ import pytest
 from genen_scale.config import field_docs
 from genen_scale.encode.cli import main as encode_main
 from genen_scale.encode.stage import EncodeConfig
+from genen_scale.report.cli import ReportConfig
+from genen_scale.report.cli import main as report_main
+from genen_scale.sweep.cli import main as sweep_main
+from genen_scale.sweep.config import SweepConfig
 from genen_scale.train import main as train_main
 from genen_scale.training.config import TrainConfig
 from ingest.cli import main as ingest_main
@@ -36,10 +40,18 @@ def options(cls, prefix=""):
         yield f"--{prefix}{f.name}", repr(default), docs.get(f.name, "")
 
 
-ENTRY_POINTS = [(ingest_main, IngestConfig), (encode_main, EncodeConfig), (train_main, TrainConfig)]
+ENTRY_POINTS = [
+    (ingest_main, IngestConfig),
+    (encode_main, EncodeConfig),
+    (train_main, TrainConfig),
+    (sweep_main, SweepConfig),
+    (report_main, ReportConfig),
+]
 
 
-@pytest.mark.parametrize(("main", "cls"), ENTRY_POINTS, ids=["ingest", "encode", "train"])
+@pytest.mark.parametrize(
+    ("main", "cls"), ENTRY_POINTS, ids=["ingest", "encode", "train", "sweep", "report"]
+)
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help_lists_every_option_with_default_and_doc(main, cls, flag, capsys):
     assert main([flag]) == 0

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genen_scale.config import ConfigError, load_config
+from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
 from genen_scale.report import figures, tables
 from genen_scale.store import GraphStore, StoreError
 from genen_scale.tasks import load_task
@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     args = list(sys.argv[1:] if argv is None else argv)
+    if asks_for_help(args):
+        print(help_text(ReportConfig, __doc__))
+        return 0
     try:
         if not args or args[0].startswith("--"):
             raise ConfigError("usage: genen-report DIR [--output FILE.md] [--key value ...]")

@@ -17,7 +17,8 @@ import logging
 import os
 import sys
 
-from genen_scale.config import ConfigError, load_config
+from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
+from genen_scale.local_ray import init_local_ray
 from genen_scale.store import StoreError
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.runner import run_sweep
@@ -35,7 +36,7 @@ def connect(cfg: SweepConfig) -> bool:
     if address:
         ray.init(address=address)
     else:
-        ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+        init_local_ray(num_cpus=cfg.num_cpus, include_dashboard=False)
     return True
 
 
@@ -51,9 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    argv = sys.argv[1:] if argv is None else argv
+    if asks_for_help(argv):
+        print(help_text(SweepConfig, __doc__))
+        return 0
     started = False
     try:
-        cfg = parse_args(sys.argv[1:] if argv is None else argv)
+        cfg = parse_args(argv)
         started = connect(cfg)
         outcome = run_sweep(cfg)
         print(f"{outcome.done} of {outcome.total} trials finished; results: {outcome.results}")
