@@ -33,6 +33,21 @@ def init_local_ray(**kwargs) -> None:
         ray.init(_node_ip_address=LOOPBACK, **kwargs)
 
 
+def join_or_start(address: str | None, **local_kwargs) -> str | None:
+    """Join ``address``, else the cluster of a ``ray job submit`` job (``RAY_ADDRESS``),
+    else start a local Ray on 127.0.0.1 with ``local_kwargs``.
+
+    Returns:
+        The address joined, or None when this call started a local Ray.
+    """
+    address = address or ("auto" if os.environ.get("RAY_ADDRESS") else None)
+    if address:
+        ray.init(address=address)
+    else:
+        init_local_ray(**local_kwargs)
+    return address
+
+
 @contextmanager
 def _single_host():
     name = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR

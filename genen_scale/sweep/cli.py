@@ -14,11 +14,10 @@ some failed (re-run the same command to retry them), 2 for a bad config.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
-from genen_scale.local_ray import init_local_ray
+from genen_scale.local_ray import join_or_start
 from genen_scale.store import StoreError
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.runner import run_sweep
@@ -32,11 +31,7 @@ def connect(cfg: SweepConfig) -> bool:
 
     if cfg.local or ray.is_initialized():
         return False
-    address = cfg.ray_address or ("auto" if os.environ.get("RAY_ADDRESS") else None)
-    if address:
-        ray.init(address=address)
-    else:
-        init_local_ray(num_cpus=cfg.num_cpus, include_dashboard=False)
+    join_or_start(cfg.ray_address, num_cpus=cfg.num_cpus, include_dashboard=False)
     return True
 
 

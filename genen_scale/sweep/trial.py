@@ -28,7 +28,6 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +38,10 @@ from genen_scale.baselines import run_baseline
 from genen_scale.fold_result import predictions_table
 from genen_scale.folds import with_validation
 from genen_scale.metrics import primary_metric
-from genen_scale.store import GraphStore
 from genen_scale.sweep.grid import TrialSpec
 from genen_scale.training import results
 from genen_scale.training.config import TrainConfig
-from genen_scale.training.inputs import load_inputs
-from genen_scale.training.run import run
+from genen_scale.training.run import prepare, run
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +166,7 @@ def _gnn(cfg: TrainConfig) -> pd.DataFrame:
 
 
 def _baseline(name: str, cfg: TrainConfig) -> pd.DataFrame:
-    if cfg.data.store is None:
-        from genen_scale.training.demo import demo_store
-
-        cfg = replace(cfg, data=replace(cfg.data, store=str(demo_store(cfg.data.demo_cache))))
-    inputs = load_inputs(cfg.data.store, cfg.data, cfg.eval, cfg.seed)
-    run_dir = results.prepare_run_dir(cfg)
-    results.write_provenance(run_dir, cfg, GraphStore.open(cfg.data.store))
+    cfg, inputs, run_dir = prepare(cfg)
     folds = inputs.folds
     if any(len(f.val) == 0 for f in folds):
         folds = with_validation(inputs.task, folds, cfg.eval.val_fraction, cfg.eval.seed)

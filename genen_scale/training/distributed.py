@@ -39,7 +39,7 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchTrainer
 
 from genen_scale.folds import Fold
-from genen_scale.local_ray import init_local_ray
+from genen_scale.local_ray import join_or_start
 from genen_scale.models import build_model
 from genen_scale.stacked import StackedGCN, can_stack
 from genen_scale.store_sync import store_location
@@ -77,11 +77,7 @@ def connect(scaling: ScaleConfig) -> bool:
     """
     if scaling.num_workers == 0 or ray.is_initialized():
         return False
-    address = scaling.ray_address or ("auto" if os.environ.get("RAY_ADDRESS") else None)
-    if address:
-        ray.init(address=address)
-    else:
-        init_local_ray(include_dashboard=False)  # bound to 127.0.0.1
+    address = join_or_start(scaling.ray_address, include_dashboard=False)
     need = scaling.num_workers * scaling.threads_per_worker
     have = ray.cluster_resources().get("CPU", 0)
     if need > have:

@@ -14,9 +14,28 @@ from genen_scale.training import results
 from genen_scale.training.checkpoint import load_fold, verify_checkpoints
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.distributed import fit
-from genen_scale.training.inputs import load_inputs
+from genen_scale.training.inputs import RunInputs, load_inputs
 
 log = logging.getLogger(__name__)
+
+
+def prepare(cfg: TrainConfig) -> tuple[TrainConfig, RunInputs, Path]:
+    """The driver's first steps of any run: the store (the demo one when unset), the
+    inputs, and the results directory with its provenance.
+
+    Returns:
+        ``cfg`` with ``data.store`` set, the run's inputs and its results directory.
+    """
+    if cfg.data.store is None:
+        from genen_scale.training.demo import demo_store
+
+        cfg = replace(cfg, data=replace(cfg.data, store=str(demo_store(cfg.data.demo_cache))))
+    # The driver reads the inputs first so that a wrong task, graph or feature name fails
+    # here in one line, before any worker starts; baselines reuse them.
+    inputs = load_inputs(cfg.data.store, cfg.data, cfg.eval, cfg.seed)
+    run_dir = results.prepare_run_dir(cfg)
+    results.write_provenance(run_dir, cfg, inputs.store)
+    return cfg, inputs, run_dir
 
 
 def run(cfg: TrainConfig, callbacks: Sequence = ()) -> tuple[Path, pd.DataFrame]:
@@ -34,17 +53,9 @@ def run(cfg: TrainConfig, callbacks: Sequence = ()) -> tuple[Path, pd.DataFrame]
         TrainError: Task, features or folds do not fit the store, or the results
             directory clashes with an existing run.
     """
-    if cfg.data.store is None:
-        from genen_scale.training.demo import demo_store
-
-        cfg = replace(cfg, data=replace(cfg.data, store=str(demo_store(cfg.data.demo_cache))))
-    # The driver reads the inputs first so that a wrong task, graph or feature name fails
-    # here in one line, before any worker starts; baselines reuse them.
-    inputs = load_inputs(cfg.data.store, cfg.data, cfg.eval, cfg.seed)
-    run_dir = results.prepare_run_dir(cfg)
+    cfg, inputs, run_dir = prepare(cfg)
     if cfg.resume:
         verify_checkpoints(run_dir)
-    results.write_provenance(run_dir, cfg, inputs.store)
     log.info(
         "run %s: %s on %s, %d fold(s), results in %s",
         run_dir.name,
