@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genen_core.store import CSR, GraphStore, csr_from_edges
 from genen_scale.sampling import installed, make_neighbor_loader
-from genen_scale.store import CSR, GraphStore, csr_from_edges
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "sampler.json"

@@ -35,9 +35,9 @@ sys.path.insert(0, str(HERE))
 
 from bench_train import ensure_features  # noqa: E402  (sibling script, not a package)
 
-from genen_scale.config import from_mapping  # noqa: E402
-from genen_scale.provenance import git_revision  # noqa: E402
-from genen_scale.store import GraphStore  # noqa: E402
+from genen_core.config import from_mapping  # noqa: E402
+from genen_core.provenance import git_revision  # noqa: E402
+from genen_core.store import GraphStore  # noqa: E402
 from genen_scale.sweep.config import SweepConfig  # noqa: E402
 from genen_scale.sweep.runner import run_sweep  # noqa: E402
 

@@ -42,9 +42,9 @@ import numpy as np
 import ray
 import torch
 
-from genen_scale.config import load_config
-from genen_scale.provenance import git_revision
-from genen_scale.store import GraphStore
+from genen_core.config import load_config
+from genen_core.provenance import git_revision
+from genen_core.store import GraphStore
 from genen_scale.training import TrainConfig, run
 
 HERE = Path(__file__).resolve().parent

@@ -208,7 +208,7 @@ class Train(Stage):
     )
 
     def prepare(self) -> dict:
-        from genen_scale.store import GraphStore
+        from genen_core.store import GraphStore
 
         store = OUT / "store"
         if not (store / "manifest.json").is_file():
@@ -233,7 +233,7 @@ class Train(Stage):
     def measure(self, params, workers, threads, gpus, repeat):
         import ray
 
-        from genen_scale.config import load_config
+        from genen_core.config import load_config
         from genen_scale.training import TrainConfig, run
 
         ray.init(

@@ -20,7 +20,7 @@ import re
 import numpy as np
 import pyarrow as pa
 
-from genen_scale.store import CSR, row_blocks
+from genen_core.store import CSR, row_blocks
 
 log = logging.getLogger(__name__)
 

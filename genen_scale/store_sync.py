@@ -38,7 +38,7 @@ import pyarrow.fs as pafs
 from filelock import FileLock
 from tqdm import tqdm
 
-from genen_scale.store import MANIFEST, StoreError
+from genen_core.store import MANIFEST, StoreError
 
 log = logging.getLogger(__name__)
 

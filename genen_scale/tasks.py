@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from genen_scale.store import GraphStore
+from genen_core.labels import load_label_file
+from genen_core.store import GraphStore
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +268,7 @@ def load_user_task(path: str | os.PathLike, store: GraphStore, task: str | None 
     """A task from the user's own label file, mapped onto ``store``'s genes.
 
     The file is read by the same loader as the published label files
-    (:func:`ingest.labels.load_label_file`), so one rule decides its layout and kind: the
+    (:func:`genen_core.labels.load_label_file`), so one rule decides its layout and kind: the
     common schema is ``gene,label[,task][,kind]``; without ``kind``, all-numeric labels
     are regression and anything else binary/multiclass; ``multilabel`` must be declared.
 
@@ -281,8 +282,6 @@ def load_user_task(path: str | os.PathLike, store: GraphStore, task: str | None 
         ValueError: An unreadable file (the message names it and its line) or an
             ambiguous/unknown ``task``.
     """
-    from ingest.labels import load_label_file  # the one label parser; ingest never imports us
-
     labels = load_label_file(Path(path))
     names = sorted(labels.tasks)
     name = task if task is not None else (names[0] if len(names) == 1 else None)

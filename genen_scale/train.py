@@ -19,9 +19,9 @@ import sys
 
 import ray
 
-from genen_scale.config import ConfigError, asks_for_help, help_text, load_config, read_file
+from genen_core.config import ConfigError, asks_for_help, help_text, load_config, read_file
+from genen_core.store import StoreError
 from genen_scale.models import PRESETS
-from genen_scale.store import StoreError
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.demo import demo_overrides
 from genen_scale.training.distributed import connect

@@ -1,5 +1,5 @@
 """Raw STRING / GO / GOA / gene-text / label files -> a memory-mapped graph store.
 
 Ingestion knows nothing of training: it only writes the store described in
-:mod:`genen_scale.store`.
+:mod:`genen_core.store`.
 """

@@ -16,7 +16,7 @@ Stages, each logged with its wall time::
     labels      label files -> gene ids through the identifier map -> node ids (genes
                 not in the graph -> -1, counted)
     commit      StoreBuilder writes to a temporary directory and moves it into place
-                (genen_scale.store_swap: crash-safe, recovers what a killed run left);
+                (genen_core.store.swap: crash-safe, recovers what a killed run left);
                 the builder is created before ``sources`` so that --force on anything
                 but a store, or an unwritable parent, fails before any parse
 
@@ -40,10 +40,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-import genen_scale
-from genen_scale.config import to_dict
-from genen_scale.provenance import git_revision
-from genen_scale.store import (
+from genen_core import __version__
+from genen_core.config import to_dict
+from genen_core.provenance import git_revision
+from genen_core.store import (
     CSR,
     LABEL_SCHEMA,
     NODE_SCHEMA,
@@ -95,6 +95,7 @@ def build_store(cfg: IngestConfig) -> Path:
             input is read.
         IngestError: Any bad input file (the message names the file and line or id), a
             label directory or summary file that does not exist (checked first).
+        LabelFileError: A label file that cannot be read (:mod:`genen_core.labels`).
             Nothing is written at ``cfg.out`` unless the whole build succeeds.
     """
     _check_local_inputs(cfg)
@@ -229,7 +230,7 @@ def _manifest(
         "tasks": tasks,
         "git_revision": git_revision(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "tool": f"genen_scale {genen_scale.__version__}",
+        "tool": f"genen_scale {__version__}",
         "timings_s": timings,
     }
 

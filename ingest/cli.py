@@ -23,8 +23,9 @@ import json
 import logging
 import sys
 
-from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
-from genen_scale.store import GraphStore, StoreError
+from genen_core.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.labels import LabelFileError
+from genen_core.store import GraphStore, StoreError
 from ingest.build import build_store
 from ingest.config import IngestConfig
 from ingest.edges import lift_edge_flags
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         store = GraphStore(build_store(cfg))
-    except (IngestError, StoreError, FileExistsError) as e:
+    except (IngestError, LabelFileError, StoreError, FileExistsError) as e:
         _error(str(e))
         return 2
     counts = store.manifest["counts"]

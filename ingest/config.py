@@ -1,4 +1,4 @@
-"""``IngestConfig``: all ``genen-ingest`` needs, loaded by :func:`genen_scale.config.load_config`.
+"""``IngestConfig``: all ``genen-ingest`` needs, loaded by :func:`genen_core.config.load_config`.
 
 The resolved config is written into the store manifest (``params``), so a store always
 says how it was built.
@@ -60,7 +60,7 @@ class IngestConfig:
     mygene_url: str = "https://mygene.info/v3"
     """MyGene.info API root (only used with ``summaries: mygene``)."""
     labels: str | None = None
-    """Directory of label CSV/TSV files (see ``ingest.labels``), or None."""
+    """Directory of label CSV/TSV files (format: ``genen_core.labels``), or None."""
     edges: dict[str, EdgeListConfig] = field(default_factory=dict)
     """Your own gene-gene graphs: relation name -> edge list (a path, or a table with
     ``path``, ``id_type``, ``columns``, ``weight``, ``threshold``; see ``ingest.edges``).

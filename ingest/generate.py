@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from genen_scale.config import load_config
+from genen_core.config import load_config
 from ingest.sources import GAF_NAMES
 from ingest.synthetic import genes as gs
 from ingest.synthetic import labels, links, ontology, texts

@@ -1,206 +1,29 @@
-"""Task label files in their published layouts -> one ``task, gene, label`` table.
+"""Label files as the ingest reads them: a folder of files, gene ids through the id map.
 
-Every file is read by the same loader; what differs between files is declared in two
-tables instead of code paths:
-
-* :data:`LAYOUTS` says, for each known header, which column holds the gene symbol, the
-  label (class name or number) and, where the file has one, its own numeric class code.
-  A file's layout is found from its header; an unknown header is an error naming it.
-* :data:`KNOWN_TASKS` gives the published files the task names the paper uses and the
-  kind the layout cannot tell (TF target type is multilabel). Other files in a known
-  layout are named after their file stem in snake_case.
-
-The common schema, for your own labels, is a CSV (or ``.tsv``) file with the columns
-``gene,label`` and optionally ``task`` (default: the file stem) and ``kind`` (``binary``,
-``multiclass``, ``multilabel`` or ``regression``; one value per task). Without ``kind`` a
-task whose labels are all numbers is a regression task, otherwise its class names,
-sorted, are the classes (``binary`` for two, ``multiclass`` for more). A multilabel task
-lists one row per (gene, class)::
-
-    gene,label,task
-    TP53,Nucleus,location
-    EGFR,Cell membrane,location
-    TP53,0.91,conservation
-    EGFR,0.42,conservation
-
-Cleaning, the same for every file and counted per task:
-
-* rows with no gene symbol (empty or R's ``NA``) are dropped (``missing_gene``), and
-  rows with no label value are dropped (``empty``);
-* identical (gene, label) rows are collapsed (``duplicates``);
-* in a single-label task (binary, multiclass, regression) a gene with two different
-  labels is dropped entirely (``conflicts`` counts genes): either label could be the
-  error, and training or evaluating on a coin flip between them would only add noise.
-
-Label values are the class index (the file's own numeric code where it has one, checked
-one-to-one with the class names; otherwise the position in the sorted class names) or,
-for regression, the number itself.
+The file format itself (layouts, kinds, cleaning) is :mod:`genen_core.labels`, which a
+training run's ``--data.labels FILE`` reads too. What is the ingest's own: reading every
+file of ``--labels DIR`` (one task per name across the folder) and renaming each file's
+gene ids to gene keys through the identifier map (:mod:`ingest.idmap`) before duplicates
+and conflicts are counted.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-import math
-import re
-from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import pyarrow as pa
 from tqdm import tqdm
 
+from genen_core.labels import LABEL_SUFFIXES, Renamer, load_label_file
 from ingest.errors import IngestError
 from ingest.idmap import Match, Resolution
 
 log = logging.getLogger(__name__)
 
-KINDS = ("binary", "multiclass", "multilabel", "regression")
-# Empty cells, and R's NA: several published files were written from R data frames.
-MISSING = frozenset({"", "NA", "NaN"})
-LABEL_SCHEMA = pa.schema(
-    [
-        pa.field("task", pa.string(), nullable=False),
-        pa.field("gene", pa.string(), nullable=False),
-        pa.field("label", pa.float64(), nullable=False),
-    ]
-)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where one known file layout keeps its values (column names in the header).
-
-    Attributes:
-        name: Short name, reported in the task info.
-        gene: Gene symbol column.
-        label: Class name column, or the value column for regression.
-        code: The file's own numeric class index column, if it has one.
-        regression: The label column holds numbers (True), class names (False), or
-            either, decided from the values unless a ``kind`` column says (None).
-        optional: Columns used when present (the common schema's ``task`` and ``kind``).
-    """
-
-    name: str
-    gene: str
-    label: str
-    code: str | None = None
-    regression: bool | None = False
-    optional: tuple[str, ...] = ()
-
-    @property
-    def required(self) -> frozenset[str]:
-        return frozenset(c for c in (self.gene, self.label, self.code) if c)
-
-
-LAYOUTS = (
-    Layout("litgene", gene="Gene name", label="StrLabel", code="Label"),
-    Layout("litgene_solubility", gene="Gene name", label="Solubility", code="Label"),
-    Layout("old_litgene_location", gene="GeneSymbol", label="Subcellular_location"),
-    Layout("old_litgene_solubility", gene="GeneSymbol", label="Solubility"),
-    Layout("old_litgene_conservation", gene="GeneSymbol", label="Conservation", regression=True),
-    Layout("common", gene="gene", label="label", regression=None, optional=("task", "kind")),
-)
-
-
-@dataclass(frozen=True)
-class KnownTask:
-    """The task a published file holds: its name and, when not inferable, its kind."""
-
-    task: str
-    kind: str | None = None
-
-
-# Keyed by "<folder>/<file>": both litgene/ and old_litgene/ have a solubility.csv.
-KNOWN_TASKS = {
-    "litgene/DosageSensitivity.csv": KnownTask("dosage_sensitivity"),
-    "litgene/BivalentVsLys4.csv": KnownTask("bivalent_vs_lys4"),
-    "litgene/BivalentVsNonMethylated.csv": KnownTask("bivalent_vs_nonmethylated"),
-    "litgene/Tf_range.csv": KnownTask("tf_range"),
-    "litgene/TF_target_type.csv": KnownTask("tf_target_type", kind="multilabel"),
-    "litgene/solubility.csv": KnownTask("solubility_litgene"),
-    "litgene/combined_solubility.csv": KnownTask("combined_solubility"),
-    # The paper's 1,499-gene solubility set (Dallago et al.).
-    "old_litgene/solubility.csv": KnownTask("solubility"),
-    "old_litgene/subcellular_location.csv": KnownTask("subcellular_location"),
-    "old_litgene/phastcons.csv": KnownTask("conservation"),
-}
-LABEL_SUFFIXES = (".csv", ".tsv")
 # Gene ids of one task -> the genes they name (see ingest.idmap.IdMap.resolve).
 Resolver = Callable[[Sequence[str]], Resolution]
-
-
-@dataclass
-class LabelSet:
-    """The labels of one file.
-
-    Attributes:
-        table: ``task, gene, label`` rows sorted by ``(task, gene, label)``.
-        tasks: Task -> ``kind, classes, source, rows, genes, duplicates, conflicts,
-            empty, missing_gene, class_rows, layout`` (``class_rows``: rows per class
-            among the rows with a gene and a label, before duplicates and conflicts are
-            removed; empty for regression).
-    """
-
-    table: pa.Table
-    tasks: dict[str, dict] = field(default_factory=dict)
-
-
-class Row(NamedTuple):
-    """One data row of a label file, cells cleaned (None = missing)."""
-
-    line: int  # 1-based line where the row starts
-    gene: str | None
-    value: str | None
-    code: str | None
-    task: str | None
-    kind: str | None
-
-
-def load_label_file(path: Path, resolve: Resolver | None = None) -> LabelSet:
-    """Load one label file in any known layout (see :data:`LAYOUTS`).
-
-    Args:
-        path: CSV file (``.tsv``: tab-separated).
-        resolve: Maps the file's gene ids (symbols, old symbols, Entrez, Ensembl or
-            UniProt ids) to gene keys before duplicates and conflicts are counted; the
-            task info then holds the ``ids`` counts (exact / alias / dropped). None
-            keeps the ids as they are.
-
-    Returns:
-        The cleaned labels and per-task info; ``source`` is ``path`` as given.
-
-    Raises:
-        IngestError: The header matches no known layout (the message shows the header
-            and the layouts), a row is short, a regression value is not a number, the
-            file's numeric codes disagree with its class names, a kind is unknown or a
-            task has fewer than two classes. Messages name the file (and line).
-    """
-    path = Path(path)
-    layout, rows = _read_rows(path)
-    known = KNOWN_TASKS.get(f"{path.parent.name}/{path.name}")
-    default_task = known.task if known else _snake_case(path.stem)
-    by_task: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_task[row.task or default_task].append(row)
-    tables, tasks = [], {}
-    for task, task_rows in sorted(by_task.items()):
-        declared = known.kind if known else _declared_kind(path, task, task_rows)
-        table, info = _task_labels(path, layout, task, task_rows, declared, resolve)
-        tables.append(table)
-        tasks[task] = {**info, "source": str(path), "layout": layout.name}
-        log.info(
-            "%s: task %s (%s) %d rows -> %d genes",
-            path.name,
-            task,
-            info["kind"],
-            info["rows"],
-            info["genes"],
-        )
-    table = pa.concat_tables(tables) if tables else LABEL_SCHEMA.empty_table()
-    return LabelSet(table=table, tasks=tasks)
 
 
 def load_label_dir(directory: Path, resolve: Resolver | None = None) -> tuple[pa.Table, dict]:
@@ -208,16 +31,16 @@ def load_label_dir(directory: Path, resolve: Resolver | None = None) -> tuple[pa
 
     Args:
         directory: Folder of label files, e.g. ``shared/data/labels``.
-        resolve: As for :func:`load_label_file`.
+        resolve: Maps gene ids to the genes they name; None keeps the ids as they are.
 
     Returns:
         ``(table, tasks)``: all labels (``task, gene, label``, sorted by task, gene,
-        label) and task -> info as in :class:`LabelSet`, with ``source`` relative to
+        label) and task -> info as in :class:`genen_core.labels.LabelSet`, with ``source`` relative to
         ``directory``.
 
     Raises:
-        IngestError: As :func:`load_label_file`; also when two files hold the same task
-            or the folder has no label file.
+        LabelFileError: A file that cannot be read (:func:`genen_core.labels.load_label_file`).
+        IngestError: Two files hold the same task, or the folder has no label file.
     """
     directory = Path(directory)
     files = sorted(p for p in directory.rglob("*") if p.suffix in LABEL_SUFFIXES and p.is_file())
@@ -225,7 +48,7 @@ def load_label_dir(directory: Path, resolve: Resolver | None = None) -> tuple[pa
         raise IngestError(f"{directory}: no {'/'.join(LABEL_SUFFIXES)} label files found")
     tables, tasks = [], {}
     for path in tqdm(files, desc="label files", unit="file", disable=len(files) < 20):
-        labels = load_label_file(path, resolve)
+        labels = load_label_file(path, None if resolve is None else id_renamer(resolve))
         source = path.relative_to(directory).as_posix()
         for task, info in labels.tasks.items():
             if task in tasks:
@@ -241,228 +64,41 @@ def load_label_dir(directory: Path, resolve: Resolver | None = None) -> tuple[pa
     return table, dict(sorted(tasks.items()))
 
 
-def _read_rows(path: Path) -> tuple[Layout, list[Row]]:
-    """The file's layout (from its header) and its data rows, cells cleaned."""
-    if not path.is_file():
-        raise IngestError(f"{path}: label file not found; check the path")
-    delimiter = "\t" if path.suffix == ".tsv" else ","
-    try:
-        # utf-8-sig: spreadsheet exports start with a byte-order mark.
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            header = [c.strip() for c in next(reader, [])]
-            layout = _match_layout(path, header)
-            position = {name: i for i, name in enumerate(header)}
-            columns = [position.get(c) for c in (layout.gene, layout.label, layout.code)]
-            columns += [position.get(c) if c in layout.optional else None for c in ("task", "kind")]
-            needed = max(i for i in columns if i is not None) + 1
-            rows, start = [], reader.line_num + 1
-            for fields in reader:
-                if not fields:  # blank line
-                    start = reader.line_num + 1
-                    continue
-                if len(fields) < needed:
-                    raise IngestError(
-                        f"{path}:{start}: row has {len(fields)} field(s), fewer than the "
-                        f"{needed} the columns {header[:needed]} need"
-                    )
-                rows.append(
-                    Row(start, *(None if i is None else _clean(fields[i]) for i in columns))
-                )
-                start = reader.line_num + 1
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise IngestError(f"{path}: not a readable CSV text file ({e})") from e
-    return layout, rows
+def id_renamer(resolve: Resolver) -> Renamer:
+    """A :data:`genen_core.labels.Renamer` from the identifier map's ``resolve``: each id
+    becomes the gene key it names (kept as is when it names none: the build then counts it
+    as not in the graph)."""
 
-
-def _match_layout(path: Path, header: list[str]) -> Layout:
-    matches = [layout for layout in LAYOUTS if layout.required <= set(header)]
-    if len(matches) == 1:
-        return matches[0]
-    known = "; ".join(f"{lay.name}: {sorted(lay.required)}" for lay in LAYOUTS)
-    what = "matches no known label layout" if not matches else "matches several layouts"
-    raise IngestError(
-        f"{path}: header {header} {what}. Known layouts (required columns): {known}. "
-        "Rewrite the file in the common schema (columns gene,label[,task][,kind])"
-    )
-
-
-def _declared_kind(path: Path, task: str, rows: list[Row]) -> str | None:
-    """The common schema's ``kind`` column for one task (one value), or None."""
-    kinds = {row.kind for row in rows} - {None}
-    if not kinds:
-        return None
-    if len(kinds) > 1 or not kinds <= set(KINDS):
-        raise IngestError(
-            f"{path}: task {task!r} has kind(s) {sorted(kinds)}; give one of {list(KINDS)} per task"
+    def rename(path: Path, task: str, genes: Sequence[str]) -> tuple[list[str], dict]:
+        genes = list(genes)
+        found = resolve(genes)
+        # A gene listed under its own key keeps that row: an alias naming it too (an old
+        # symbol with another value) would only turn it into a conflict and drop it.
+        exact = {g for g, m in zip(found.genes, found.match, strict=True) if m is Match.EXACT}
+        matches = [
+            Match.UNKNOWN if m is Match.ALIAS and g in exact else m
+            for g, m in zip(found.genes, found.match, strict=True)
+        ]
+        shadowed = len(
+            {i for i, a, b in zip(genes, found.match, matches, strict=True) if a is not b}
         )
-    return kinds.pop()
-
-
-def _task_labels(
-    path: Path,
-    layout: Layout,
-    task: str,
-    rows: list[Row],
-    declared: str | None,
-    resolve: Resolver | None = None,
-) -> tuple[pa.Table, dict]:
-    """Clean one task's rows and encode its labels; returns the table and its counts."""
-    missing_gene = sum(row.gene is None for row in rows)
-    empty = sum(row.gene is not None and row.value is None for row in rows)
-    values = [row for row in rows if row.gene is not None and row.value is not None]
-    ids = None
-    if resolve is not None:
-        values, ids = _rename_genes(path, task, values, resolve)
-
-    if declared is not None:
-        regression = declared == "regression"
-    elif layout.regression is None:
-        regression = bool(values) and all(_is_number(row.value) for row in values)
-    else:
-        regression = layout.regression
-    if regression:
-        encoded = [(row.gene, _number(path, row.line, row.value)) for row in values]
-        classes, class_rows = [], {}
-        kind = "regression"
-    else:
-        classes = _classes(path, layout, values)
-        index = {name: float(i) for i, name in enumerate(classes)}
-        encoded = [(row.gene, index[row.value]) for row in values]
-        class_rows = Counter(row.value for row in values)
-        class_rows = {name: class_rows[name] for name in classes}
-        kind = declared or ("binary" if len(classes) == 2 else "multiclass")
-        if len(classes) < 2:
-            raise IngestError(
-                f"{path}: task {task!r} has {len(classes)} class(es) {classes}; a "
-                "classification task needs at least two"
-            )
-
-    distinct = sorted(set(encoded))
-    duplicates = len(encoded) - len(distinct)
-    conflicting: set[str] = set()
-    if kind != "multilabel":
-        per_gene = Counter(gene for gene, _ in distinct)
-        conflicting = {gene for gene, n in per_gene.items() if n > 1}
-        distinct = [(gene, value) for gene, value in distinct if gene not in conflicting]
-    if conflicting:
-        log.warning(
-            "%s: task %s: dropped %d gene(s) with conflicting labels, e.g. %s",
-            path,
+        found = Resolution(found.id_type, found.genes, matches)
+        renamed = [
+            gene if match in (Match.EXACT, Match.ALIAS) else given
+            for given, gene, match in zip(genes, found.genes, found.match, strict=True)
+        ]
+        counts = found.counts(genes)
+        counts["shadowed"] = shadowed  # counted under unknown too
+        dropped = counts["outside"] + counts["ambiguous"] + counts["unknown"]
+        log.info(
+            "%s: task %s: %d gene ids matched exactly, %d by alias (%s), %d dropped",
+            path.name,
             task,
-            len(conflicting),
-            sorted(conflicting)[:5],
+            counts["exact"],
+            counts["alias"],
+            counts["id_type"],
+            dropped,
         )
-    table = pa.table(
-        {
-            "task": [task] * len(distinct),
-            "gene": [gene for gene, _ in distinct],
-            "label": [value for _, value in distinct],
-        },
-        schema=LABEL_SCHEMA,
-    )
-    info = {
-        "kind": kind,
-        "classes": classes,
-        "rows": len(rows),
-        "genes": len({gene for gene, _ in distinct}),
-        "duplicates": duplicates,
-        "conflicts": len(conflicting),
-        "empty": empty,
-        "missing_gene": missing_gene,
-        "class_rows": class_rows,
-    }
-    if ids is not None:
-        info["ids"] = ids
-    return table, info
+        return renamed, {**counts, "dropped": dropped}
 
-
-def _rename_genes(
-    path: Path, task: str, rows: list[Row], resolve: Resolver
-) -> tuple[list[Row], dict]:
-    """Rows with each gene id replaced by the gene key it names (kept as is when it
-    names none: the build then counts it as not in the graph)."""
-    genes = [row.gene for row in rows]
-    found = resolve(genes)
-    # A gene listed under its own key keeps that row: an alias naming it too (an old
-    # symbol with another value) would only turn it into a conflict and drop it.
-    exact = {g for g, m in zip(found.genes, found.match, strict=True) if m is Match.EXACT}
-    matches = [
-        Match.UNKNOWN if m is Match.ALIAS and g in exact else m
-        for g, m in zip(found.genes, found.match, strict=True)
-    ]
-    shadowed = len({i for i, a, b in zip(genes, found.match, matches, strict=True) if a is not b})
-    found = Resolution(found.id_type, found.genes, matches)
-    renamed = [
-        row._replace(gene=gene) if match in (Match.EXACT, Match.ALIAS) else row
-        for row, gene, match in zip(rows, found.genes, found.match, strict=True)
-    ]
-    counts = found.counts(genes)
-    counts["shadowed"] = shadowed  # counted under unknown too
-    dropped = counts["outside"] + counts["ambiguous"] + counts["unknown"]
-    log.info(
-        "%s: task %s: %d gene ids matched exactly, %d by alias (%s), %d dropped",
-        path.name,
-        task,
-        counts["exact"],
-        counts["alias"],
-        counts["id_type"],
-        dropped,
-    )
-    return renamed, {**counts, "dropped": dropped}
-
-
-def _classes(path: Path, layout: Layout, values: list[Row]) -> list[str]:
-    """Class names in index order: by the file's own code where it has one, else sorted."""
-    names = sorted({row.value for row in values})
-    if layout.code is None:
-        return names
-    pairs = Counter((row.value, _integer(row.code)) for row in values)
-    codes = {code for _, code in pairs}
-    # One-to-one iff there are as many distinct (name, code) pairs as names and as codes.
-    if not (len(pairs) == len(names) == len(codes) and codes == set(range(len(names)))):
-        shown = ", ".join(
-            f"{name}={code}: {n} rows" for (name, code), n in sorted(pairs.items(), key=str)
-        )
-        raise IngestError(
-            f"{path}: column {layout.code!r} is not a one-to-one 0..{len(names) - 1} code of "
-            f"column {layout.label!r} ({shown}); fix the codes or drop the {layout.code!r} column"
-        )
-    name_of = {code: name for name, code in pairs}
-    return [name_of[i] for i in range(len(names))]
-
-
-def _integer(text: str | None) -> int | None:
-    """A class code such as ``1`` or ``1.0``; None when missing or not a whole number."""
-    try:
-        number = float(text)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if number.is_integer() else None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
-def _number(path: Path, line: int, text: str) -> float:
-    if not _is_number(text):
-        raise IngestError(f"{path}:{line}: regression label {text!r} is not a finite number")
-    return float(text)
-
-
-def _clean(value: str | None) -> str | None:
-    """Stripped cell text, or None for a missing value."""
-    if value is None:
-        return None
-    value = value.strip()
-    return None if value in MISSING else value
-
-
-def _snake_case(stem: str) -> str:
-    """``BivalentVsLys4`` -> ``bivalent_vs_lys4``; ``TF_target_type`` -> ``tf_target_type``."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", stem)
-    return re.sub(r"[^0-9a-zA-Z]+", "_", spaced).strip("_").lower()
+    return rename

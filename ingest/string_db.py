@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from genen_scale.store import CSR
+from genen_core.store import CSR
 from ingest.errors import IngestError
 
 log = logging.getLogger(__name__)

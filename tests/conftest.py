@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from genen_scale.store import RELATIONS, GraphStore, StoreBuilder, csr_from_edges, merge_csr
+from genen_core.store import RELATIONS, GraphStore, StoreBuilder, csr_from_edges, merge_csr
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

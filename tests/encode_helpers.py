@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
+from genen_core.store import GraphStore
 from genen_scale.encode import DEFAULT_MODEL, EncodeConfig
 from genen_scale.encode.model import resolve_model
-from genen_scale.store import GraphStore
 
 TINY_MAX_LENGTH = 64
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from ray.runtime_env import RuntimeEnv
 
-from genen_scale.config import load_config
+from genen_core.config import load_config
 from genen_scale.train import parse_args
 from genen_scale.training.config import TrainConfig
 

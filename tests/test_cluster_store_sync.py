@@ -10,7 +10,7 @@ import pytest
 from conftest import build_tiny_store
 from train_helpers import small_args, train_store
 
-from genen_scale.store import GraphStore, StoreError
+from genen_core.store import GraphStore, StoreError
 from genen_scale.store_sync import is_uri, local_store, store_location, sync_store
 from genen_scale.train import main as train_main
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from train_helpers import small_config, train_store
 
-from genen_scale.store import StoreError, check_csr, csr_from_edges, union_csr
+from genen_core.store import StoreError, check_csr, csr_from_edges, union_csr
 from genen_scale.training import run
 from genen_scale.training.config import DataConfig
 from genen_scale.training.inputs import load_inputs
 
 
 def test_union_keeps_each_edge_once_with_its_largest_weight(monkeypatch):
-    from genen_scale import store as store_module
+    from genen_core.store import csr as store_module
 
     rng = np.random.default_rng(3)
     n, m = 40, 300

@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from genen_scale.config import ConfigError, load_config
+from genen_core.config import ConfigError, load_config
 
 
 @dataclass

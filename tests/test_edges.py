@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from ingest_helpers import PROTEINS, write_text, write_tiny_sources
 
-from genen_scale.store import GraphStore, check_csr
+from genen_core.store import GraphStore, check_csr
 from ingest.build import build_store
 from ingest.cli import main
 from ingest.config import EDGE_TYPES, IngestConfig
@@ -296,7 +296,7 @@ def test_user_label_file_at_train_time_uses_the_store_aliases(tmp_path, raw):
 
 
 def test_config_table_with_named_columns(tmp_path, raw):
-    from genen_scale.config import load_config
+    from genen_core.config import load_config
 
     edges = write_text(tmp_path / "biogrid.txt", "#ID\tEntrez A\tEntrez B\nx1\t1\t2\nx2\t5\t7\n")
     toml = tmp_path / "ingest.toml"

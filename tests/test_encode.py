@@ -13,7 +13,8 @@ import pytest
 import torch
 from encode_helpers import TINY_MAX_LENGTH, save_tiny_bert, texts_of, tiny_cfg
 
-from genen_scale.config import ConfigError, load_config
+from genen_core.config import ConfigError, load_config
+from genen_core.store import STORED_GRAPHS, GraphStore, StoreBuilder
 from genen_scale.encode import (
     DEFAULT_MODEL,
     EncodeConfig,
@@ -26,7 +27,6 @@ from genen_scale.encode.batching import plan_batches, plan_shards
 from genen_scale.encode.cli import main as cli_main
 from genen_scale.encode.features import FeatureFiles
 from genen_scale.encode.model import resolve_model
-from genen_scale.store import STORED_GRAPHS, GraphStore, StoreBuilder
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from train_helpers import small_config, train_store
 
-from genen_scale.config import ConfigError
+from genen_core.config import ConfigError
+from genen_core.store import check_csr
 from genen_scale.folds import make_random_splits, with_validation
 from genen_scale.leakage import drop_nodes, leaky_go_nodes
 from genen_scale.metrics import evaluate_with_groups
-from genen_scale.store import check_csr
 from genen_scale.tasks import load_task
 from genen_scale.training.inputs import load_inputs
 
@@ -91,7 +91,7 @@ def test_leakage_filter_drops_the_terms_edges_only(store):
 
 
 def test_leakage_options_are_checked():
-    from genen_scale.config import load_config
+    from genen_core.config import load_config
     from genen_scale.training import TrainConfig
 
     with pytest.raises(ConfigError, match="cellular_compartment"):

@@ -12,7 +12,7 @@ import obonet
 import pandas as pd
 import pytest
 
-from genen_scale.config import ConfigError
+from genen_core.config import ConfigError
 from ingest.generate import PRESETS, GenerateConfig, file_names, generate, main
 from ingest.synthetic import links as sl
 

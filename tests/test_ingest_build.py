@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from ingest_helpers import BAD_LINKS, pandas_reference, write_text, write_tiny_sources
 
-from genen_scale.config import to_dict
-from genen_scale.store import STORED_GRAPHS, VARIANTS, GraphStore, check_csr
+from genen_core.config import to_dict
+from genen_core.store import STORED_GRAPHS, VARIANTS, GraphStore, check_csr
 from ingest.build import build_store
 from ingest.config import EDGE_TYPES, IngestConfig
 from ingest.errors import IngestError

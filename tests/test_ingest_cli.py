@@ -7,7 +7,7 @@ import json
 import pytest
 from ingest_helpers import write_text, write_tiny_sources
 
-from genen_scale.store import GraphStore
+from genen_core.store import GraphStore
 from ingest.cli import main
 
 

@@ -19,7 +19,7 @@ from ingest_helpers import (
     write_text,
 )
 
-from genen_scale.store import check_csr
+from genen_core.store import check_csr
 from ingest.errors import IngestError
 from ingest.string_db import links_to_csr, read_protein_info
 

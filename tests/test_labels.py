@@ -7,8 +7,9 @@ import pandas as pd
 import pyarrow.compute as pc
 import pytest
 
+from genen_core.labels import KNOWN_TASKS, LAYOUTS, LabelFileError, load_label_file
 from ingest.errors import IngestError
-from ingest.labels import KNOWN_TASKS, LAYOUTS, load_label_dir, load_label_file
+from ingest.labels import load_label_dir
 
 # /work/shared/data/README.md, labels/: file -> (rows, rows per class, distinct genes).
 README = {
@@ -194,7 +195,7 @@ def test_common_schema_without_task_column_uses_the_file_stem(tmp_path):
 def test_unknown_layout_names_file_and_header(tmp_path):
     path = tmp_path / "weird.csv"
     path.write_text("Symbol,Class\nTP53,a\n")
-    with pytest.raises(IngestError) as err:
+    with pytest.raises(LabelFileError) as err:
         load_label_file(path)
     message = str(err.value)
     assert str(path) in message and "['Symbol', 'Class']" in message
@@ -215,7 +216,7 @@ def test_unknown_layout_names_file_and_header(tmp_path):
 def test_inconsistent_files(tmp_path, text, expected):
     path = tmp_path / "new.csv"
     path.write_text(text)
-    with pytest.raises(IngestError, match=expected):
+    with pytest.raises(LabelFileError, match=expected):
         load_label_file(path)
 
 

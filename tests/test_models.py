@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from genen_core.store import csr_from_edges
 from genen_scale.models import PRESETS, ModelConfig, build_adjacency, build_model, propagate_input
 from genen_scale.sampling import full_batch, make_neighbor_loader
-from genen_scale.store import csr_from_edges
 
 VARIANTS = [
     ("gcn", "conv", "none"),

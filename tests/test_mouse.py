@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 from encode_helpers import save_tiny_bert, tiny_cfg
 
-from genen_scale.config import load_config
+from genen_core.config import load_config
+from genen_core.store import GraphStore
 from genen_scale.encode import encode_store
-from genen_scale.store import GraphStore
 from genen_scale.training import TrainConfig, run
 from ingest.cli import main as ingest_main
 from ingest.generate import PRESETS, GenerateConfig, file_names, generate

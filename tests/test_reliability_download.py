@@ -8,7 +8,7 @@ import json
 import pytest
 from ingest_helpers import GAF_ROWS, gaf_text, write_text, write_tiny_sources
 
-from genen_scale.store import GraphStore
+from genen_core.store import GraphStore
 from ingest.cli import main
 from ingest.download import cache_entry, download
 from ingest.errors import IngestError

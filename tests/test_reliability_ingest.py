@@ -17,8 +17,7 @@ import pytest
 from conftest import build_tiny_store
 from ingest_helpers import write_text, write_tiny_sources
 
-from genen_scale import store_swap
-from genen_scale.store import STORED_GRAPHS, GraphStore, StoreBuilder, StoreError
+from genen_core.store import STORED_GRAPHS, GraphStore, StoreBuilder, StoreError, swap
 from ingest.cli import main
 
 # Filesystem operations of StoreBuilder.commit on an existing store with features, in order.
@@ -81,7 +80,7 @@ def test_force_refuses_anything_but_a_store_before_parsing(raw, tmp_path, capsys
     line = one_error_line(capsys)
     assert f"refusing to replace {out}" in line and "links" not in line
     assert snapshot(out) == before
-    assert not store_swap.leftovers(out)
+    assert not swap.leftovers(out)
 
 
 @pytest.mark.parametrize("where", ["source dir itself", "inside source dir", "labels dir"])
@@ -242,10 +241,10 @@ def test_kill_at_every_commit_step_is_recovered(featured_store, step, partial):
     features = snapshot(path / "features")
     old_manifest = featured_store.manifest
     killed_rebuild(featured_store, step, partial)
-    assert store_swap.leftovers(path), "the kill left nothing to recover"
+    assert swap.leftovers(path), "the kill left nothing to recover"
 
-    store_swap.recover(path)  # what the next build does first
-    assert not store_swap.leftovers(path)
+    swap.recover(path)  # what the next build does first
+    assert not swap.leftovers(path)
     recovered = GraphStore(path)
     new_in_place = COMMIT_STEPS[step] == "remove old"
     expected = "killed" if new_in_place else old_manifest["params"]["generator"]
@@ -256,7 +255,7 @@ def test_kill_at_every_commit_step_is_recovered(featured_store, step, partial):
     rebuild(recovered, "again")  # and the next build succeeds, features carried over
     assert GraphStore(path).manifest["params"] == {"marker": "again"}
     assert snapshot(path / "features") == features
-    assert not store_swap.leftovers(path)
+    assert not swap.leftovers(path)
 
 
 def test_failed_rename_puts_the_old_store_back(featured_store, monkeypatch):
@@ -273,7 +272,7 @@ def test_failed_rename_puts_the_old_store_back(featured_store, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         rebuild(featured_store, "failed")
     assert snapshot(path) == before
-    assert not store_swap.leftovers(path)
+    assert not swap.leftovers(path)
 
 
 def test_stranded_old_store_is_restored_by_the_next_ingest(raw, tmp_path, capsys):
@@ -281,7 +280,7 @@ def test_stranded_old_store_is_restored_by_the_next_ingest(raw, tmp_path, capsys
     assert main(ingest_args(raw, out)) == 0
     (out / "features").mkdir()
     write_text(out / "features" / "enc.json", '{"kept": true}')
-    stranded = store_swap.leftover_path(out, store_swap.OLD, dead_pid())
+    stranded = swap.leftover_path(out, swap.OLD, dead_pid())
     os.replace(out, stranded)  # the state a kill between the two renames leaves
     capsys.readouterr()
     # Without --force the restored store is simply there again, untouched.
@@ -290,24 +289,24 @@ def test_stranded_old_store_is_restored_by_the_next_ingest(raw, tmp_path, capsys
     assert (out / "features" / "enc.json").read_text() == '{"kept": true}'
     assert main(ingest_args(raw, out, "--force")) == 0
     assert (out / "features" / "enc.json").read_text() == '{"kept": true}'
-    assert not store_swap.leftovers(out)
+    assert not swap.leftovers(out)
 
 
 def test_only_dead_processes_leftovers_are_touched(featured_store):
     path = featured_store.path
-    live = store_swap.leftover_path(path, store_swap.BUILDING, os.getppid())
-    dead = store_swap.leftover_path(path, store_swap.BUILDING, dead_pid())
+    live = swap.leftover_path(path, swap.BUILDING, os.getppid())
+    dead = swap.leftover_path(path, swap.BUILDING, dead_pid())
     live.mkdir()
     dead.mkdir()
-    store_swap.recover(path)
+    swap.recover(path)
     assert live.is_dir() and not dead.exists()
 
 
 def test_several_stranded_copies_are_left_to_the_user(featured_store):
     path = featured_store.path
-    first = store_swap.leftover_path(path, store_swap.OLD, dead_pid())
+    first = swap.leftover_path(path, swap.OLD, dead_pid())
     shutil.copytree(path, first)
-    os.replace(path, store_swap.leftover_path(path, store_swap.OLD, dead_pid()))
+    os.replace(path, swap.leftover_path(path, swap.OLD, dead_pid()))
     with pytest.raises(StoreError, match="several earlier copies"):
         StoreBuilder(path, force=True)
-    assert len(store_swap.leftovers(path)) == 2
+    assert len(swap.leftovers(path)) == 2

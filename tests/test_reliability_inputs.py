@@ -15,8 +15,8 @@ from ingest_helpers import (
 )
 from train_helpers import small_args, train_store
 
-from genen_scale.config import load_config
-from genen_scale.store import GraphStore, StoreError
+from genen_core.config import load_config
+from genen_core.store import GraphStore, StoreError
 from genen_scale.train import main as train_main
 from ingest.cli import main as ingest_main
 from ingest.config import IngestConfig

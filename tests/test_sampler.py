@@ -11,6 +11,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
+from genen_core.store import csr_from_edges
 from genen_scale.sampling import (
     CSRNeighborSampler,
     floyd_offsets,
@@ -20,7 +21,6 @@ from genen_scale.sampling import (
     sample_csr,
 )
 from genen_scale.sampling import backends as backends_mod
-from genen_scale.store import csr_from_edges
 
 
 def random_csr(seed: int, n: int = 60, m: int = 250):

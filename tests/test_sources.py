@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genen_scale.config import load_config
+from genen_core.config import load_config
 from ingest.download import cache_entry, download
 from ingest.errors import IngestError
 from ingest.sources import SourcesConfig, catalog, resolve_sources

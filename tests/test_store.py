@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from genen_scale.store import CSR, GraphStore, StoreBuilder, StoreError, check_csr, csr_from_edges
+from genen_core.store import CSR, GraphStore, StoreBuilder, StoreError, check_csr, csr_from_edges
 
 
 def test_csr_from_edges_symmetric_dedup_max_weight():
@@ -61,7 +61,7 @@ def test_existing_store_needs_force(tiny_store):
 
 def test_merge_and_check_work_in_row_blocks(monkeypatch):
     """Block boundaries must not change results: tiny blocks against one big block."""
-    from genen_scale import store as store_module
+    from genen_core.store import csr as store_module
 
     rng = np.random.default_rng(1)
     n = 60

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from train_helpers import FEATURES, train_store
 
-from genen_scale.config import ConfigError, load_config
+from genen_core.config import ConfigError, load_config
 from genen_scale.report.cli import ReportConfig, build_report
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.grid import expand

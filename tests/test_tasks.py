@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genen_scale.store import LABELS, GraphStore
+from genen_core.store import LABELS, GraphStore
 from genen_scale.tasks import Task, build_task, load_task, load_user_task
 
 

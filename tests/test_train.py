@@ -12,7 +12,7 @@ import pytest
 import torch
 from train_helpers import FEATURES, small_args, small_config, train_store
 
-from genen_scale.config import ConfigError
+from genen_core.config import ConfigError
 from genen_scale.models import build_model
 from genen_scale.tasks import load_task
 from genen_scale.train import main, parse_args

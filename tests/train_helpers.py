@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from conftest import build_tiny_store
 
-from genen_scale.config import load_config
-from genen_scale.store import GraphStore
+from genen_core.config import load_config
+from genen_core.store import GraphStore
 from genen_scale.training import TrainConfig
 
 FEATURES = "test"

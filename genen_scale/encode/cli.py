@@ -11,10 +11,10 @@ import argparse
 import logging
 import sys
 
-from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.store import StoreError
 from genen_scale.encode.model import ModelNotFoundError
 from genen_scale.encode.stage import EncodeConfig, encode_store
-from genen_scale.store import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from typing import Literal
 import numpy as np
 from tqdm.auto import tqdm
 
-import genen_scale
+from genen_core import __version__
+from genen_core.store import FEATURES_DIR, GraphStore
 from genen_scale.encode.batching import Shard, plan_shards
 from genen_scale.encode.features import (
     HASH,
@@ -41,7 +42,6 @@ from genen_scale.encode.model import (
     resolve_model,
     token_lengths,
 )
-from genen_scale.store import FEATURES_DIR, GraphStore
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ def encode_store(store: GraphStore | str | os.PathLike, cfg: EncodeConfig | None
         "hash": HASH,
         "row_hashes": hashes,
         "config": asdict(cfg),
-        "genen_scale_version": genen_scale.__version__,
+        "genen_scale_version": __version__,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     return partial.finish(meta)

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.store import GraphStore, StoreError
 from genen_scale.report import figures, tables
-from genen_scale.store import GraphStore, StoreError
 from genen_scale.tasks import load_task
 
 log = logging.getLogger("genen_scale.report")

@@ -19,9 +19,9 @@ from torch import Tensor
 from torch_geometric.data import Data, TensorAttr
 from torch_geometric.loader import NodeLoader
 
+from genen_core.store import CSR
 from genen_scale.sampling.neighbor_sampler import CSRNeighborSampler, as_tensor
 from genen_scale.sampling.stores import CSRGraphStore, NodeFeatureStore
-from genen_scale.store import CSR
 
 
 class GatherEdgeWeight:

@@ -1,7 +1,7 @@
 """PyG ``BaseSampler`` over a store CSR, so that PyG's ``NodeLoader`` can drive it.
 
 The sampler holds the CSR arrays as torch tensors that share memory with the
-(memory-mapped) numpy arrays of :class:`genen_scale.store.CSR`: no copy on CPU, one copy
+(memory-mapped) numpy arrays of :class:`genen_core.store.CSR`: no copy on CPU, one copy
 on CUDA. Each process (main or ``DataLoader`` worker) lazily creates its own random
 generator and its own node-id scratch map, so forked workers never share either.
 """
@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 from torch_geometric.sampler import BaseSampler, NodeSamplerInput, SamplerOutput
 
+from genen_core.store import CSR
 from genen_scale.sampling.backends import resolve_backend, sample_fn
-from genen_scale.store import CSR
 
 
 def as_tensor(array: np.ndarray | Tensor) -> Tensor:

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import EdgeAttr, FeatureStore, GraphStore, TensorAttr
 
+from genen_core.store import CSR
 from genen_scale.sampling.neighbor_sampler import as_tensor
-from genen_scale.store import CSR
 
 
 class NodeFeatureStore(FeatureStore):

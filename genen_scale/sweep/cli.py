@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from genen_scale.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.store import StoreError
 from genen_scale.local_ray import join_or_start
-from genen_scale.store import StoreError
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.runner import run_sweep
 

@@ -33,9 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from genen_scale.config import ConfigError
+from genen_core.config import ConfigError
+from genen_core.store import VARIANTS
 from genen_scale.leakage import check_go_filter
-from genen_scale.store import VARIANTS
 
 GNN_MODELS = ("gcn", "gat")
 BASELINE_MODELS = ("logreg", "mlp")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genen_scale.config import from_mapping, to_dict
-from genen_scale.store import VARIANTS
+from genen_core.config import from_mapping, to_dict
+from genen_core.store import VARIANTS
 from genen_scale.sweep.config import (
     BASELINE_MODELS,
     GRID_KEYS,
@@ -105,7 +105,7 @@ def expand(cfg: SweepConfig) -> list[TrialSpec]:
     """Every trial of the sweep, each once, in grid order.
 
     Raises:
-        genen_scale.config.ConfigError: A trial's training config is invalid (the message
+        genen_core.config.ConfigError: A trial's training config is invalid (the message
             names the trial's grid keys).
     """
     defaults = {

@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from genen_scale.config import to_dict
-from genen_scale.provenance import git_revision
+from genen_core.config import to_dict
+from genen_core.provenance import git_revision
 from genen_scale.sweep.config import GRID_KEYS, SweepConfig
 from genen_scale.sweep.grid import TrialSpec, expand
 from genen_scale.sweep.trial import (
@@ -102,7 +102,7 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
     Ray must be connected unless ``cfg.local`` (see :func:`genen_scale.sweep.cli.connect`).
 
     Raises:
-        genen_scale.config.ConfigError: A trial's training config is invalid.
+        genen_core.config.ConfigError: A trial's training config is invalid.
     """
     out = Path(cfg.output_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
+from genen_core.store import CSR
 from genen_scale.adjacency import Adjacency
 from genen_scale.models import ModelConfig, build_adjacency, propagate_input
 from genen_scale.sampling.loader import full_batch, make_neighbor_loader
-from genen_scale.store import CSR
 from genen_scale.training.config import DataConfig
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Configuration of a training run: sections owned by the parts of the run that read them.
 
 ``TrainConfig`` composes :class:`~genen_scale.models.ModelConfig` (the model's own section)
-with the sections below; :func:`genen_scale.config.load_config` fills it from defaults, a
+with the sections below; :func:`genen_core.config.load_config` fills it from defaults, a
 YAML/TOML file and ``--section.key value`` overrides, rejecting unknown keys. Each
 function is handed only the section it needs.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from genen_core.store import parse_graph_spec
 from genen_scale.leakage import check_go_filter
 from genen_scale.models import ModelConfig
-from genen_scale.store import parse_graph_spec
 
 DEFAULT_FANOUT = 10
 
@@ -39,7 +39,7 @@ class DataConfig:
     largest weight)."""
     task: str = "solubility"
     """Task name in the store's manifest, or the path of your own label file (``.csv`` /
-    ``.tsv`` in the common schema ``gene,label[,task][,kind]``, see ``ingest.labels``)."""
+    ``.tsv`` in the common schema ``gene,label[,task][,kind]``, see ``genen_core.labels``)."""
     mask_fraction: float = 0.0
     """Share of gene nodes whose text features are zeroed (the paper's masking
     experiment); which genes is fixed by ``TrainConfig.seed``. Baselines see the same

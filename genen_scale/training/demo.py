@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from genen_scale.store import GraphStore
+from genen_core.store import GraphStore
 
 log = logging.getLogger(__name__)
 

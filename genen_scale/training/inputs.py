@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genen_core.store import CSR, GraphStore, StoreError
 from genen_scale.folds import Fold, make_folds, make_random_splits
 from genen_scale.leakage import drop_nodes, leaky_go_nodes
 from genen_scale.metrics import MASKED, UNMASKED, study_groups
-from genen_scale.store import CSR, GraphStore, StoreError
 from genen_scale.store_sync import local_store
 from genen_scale.tasks import Task, load_task, load_user_task
 from genen_scale.training.config import DataConfig, EvalConfig
@@ -145,7 +145,7 @@ def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) ->
 
     Raises:
         TrainError: The task, features or folds do not fit this store.
-        genen_scale.store.StoreError: The store itself is missing or damaged.
+        genen_core.store.StoreError: The store itself is missing or damaged.
     """
     store = GraphStore.open(local_store(store_path, data.store_cache))
     task, folds = open_task(store, data, ev)

@@ -39,11 +39,11 @@ import pyarrow.parquet as pq
 import torch
 import yaml
 
-from genen_scale.config import to_dict
+from genen_core.config import to_dict
+from genen_core.provenance import git_revision
+from genen_core.store import GraphStore
 from genen_scale.fold_result import FoldResult, predictions_table
 from genen_scale.metrics import LESS_STUDIED, WELL_STUDIED, primary_metric, summarize
-from genen_scale.provenance import git_revision
-from genen_scale.store import GraphStore
 from genen_scale.tasks import Task
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.inputs import TrainError
