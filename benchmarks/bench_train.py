@@ -74,7 +74,7 @@ def find_store(arg: str | None) -> tuple[Path, str]:
             )
         )
         return FULL_STORE, "generated full"
-    from genen_scale.training.demo import demo_store
+    from genen_scale.demo import demo_store
 
     return demo_store(TrainConfig().data.demo_cache), "demo (no full-size sources found)"
 

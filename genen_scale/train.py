@@ -21,9 +21,9 @@ import ray
 
 from genen_core.config import ConfigError, asks_for_help, help_text, load_config, read_file
 from genen_core.store import StoreError
+from genen_scale.demo import demo_overrides, demo_store
 from genen_scale.models import PRESETS
 from genen_scale.training.config import TrainConfig
-from genen_scale.training.demo import demo_overrides
 from genen_scale.training.distributed import connect
 from genen_scale.training.inputs import TrainError
 from genen_scale.training.results import format_summary
@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     started = False
     try:
         cfg = parse_args(argv)
+        if cfg.data.store is None:
+            demo = demo_store(cfg.data.demo_cache)
+            cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, store=str(demo)))
         started = connect(cfg.scaling)
         run_dir, summary = run(cfg)
         print(format_summary(summary))

@@ -25,7 +25,8 @@ class DataConfig:
     store: str | None = None
     """Path of a graph store (``genen-ingest``), or a URI (``file://``, ``s3://``,
     ``gs://``) that each node copies once to ``store_cache`` (see
-    ``genen_scale.store_sync``); None builds and uses the embedded demo."""
+    ``genen_scale.store_sync``); None: ``genen-train`` builds and uses the embedded
+    demo (:mod:`genen_scale.demo`)."""
     store_cache: str = "~/.cache/genen_scale/stores"
     """Local directory of each node where a store given as a URI is copied."""
     demo_cache: str = "~/.cache/genen_scale/demo"

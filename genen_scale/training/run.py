@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -14,22 +13,27 @@ from genen_scale.training import results
 from genen_scale.training.checkpoint import load_fold, verify_checkpoints
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.distributed import fit
-from genen_scale.training.inputs import RunInputs, load_inputs
+from genen_scale.training.inputs import RunInputs, TrainError, load_inputs
 
 log = logging.getLogger(__name__)
 
 
 def prepare(cfg: TrainConfig) -> tuple[TrainConfig, RunInputs, Path]:
-    """The driver's first steps of any run: the store (the demo one when unset), the
-    inputs, and the results directory with its provenance.
+    """The driver's first steps of any run: the inputs, and the results directory with
+    its provenance.
 
     Returns:
-        ``cfg`` with ``data.store`` set, the run's inputs and its results directory.
+        ``cfg``, the run's inputs and its results directory.
+
+    Raises:
+        TrainError: ``cfg.data.store`` is unset (only ``genen-train`` fills it in, with the
+            demo store of :mod:`genen_scale.demo`).
     """
     if cfg.data.store is None:
-        from genen_scale.training.demo import demo_store
-
-        cfg = replace(cfg, data=replace(cfg.data, store=str(demo_store(cfg.data.demo_cache))))
+        raise TrainError(
+            "data.store is not set; give a store built by genen-ingest (genen-train "
+            "without --data.store trains on the demo store, genen_scale.demo.demo_store)"
+        )
     # The driver reads the inputs first so that a wrong task, graph or feature name fails
     # here in one line, before any worker starts; baselines reuse them.
     inputs = load_inputs(cfg.data.store, cfg.data, cfg.eval, cfg.seed)
@@ -41,7 +45,6 @@ def prepare(cfg: TrainConfig) -> tuple[TrainConfig, RunInputs, Path]:
 def run(cfg: TrainConfig, callbacks: Sequence = ()) -> tuple[Path, pd.DataFrame]:
     """Train and evaluate ``cfg`` end to end; returns the results directory and summary.
 
-    With ``cfg.data.store`` unset the embedded demo store is built (or reused) first.
     Ray must already be connected when ``cfg.scaling.num_workers > 0``
     (:func:`genen_scale.training.distributed.connect`).
 

@@ -1,5 +1,10 @@
 """The embedded default dataset: a generated demo store, built once and cached.
 
+A composition root, like the entry points: it runs ingest (generate, build) and the
+encoder to feed training, so it is the one module of ``genen_scale`` besides the CLIs
+that imports ``ingest`` (``tests/test_imports.py`` lists it). Library modules never
+call it; ``genen_scale/train.py`` does, when no store is given.
+
 ``python -m genen_scale.train`` with no ``--data.store`` trains on it, so the whole
 pipeline runs end to end on a laptop with no download: the generator writes STRING/GO/
 GAF/summary/label files in their official formats (``ingest.generate``, preset ``demo``:
@@ -23,6 +28,11 @@ import logging
 from pathlib import Path
 
 from genen_core.store import GraphStore
+from genen_scale.encode import EncodeConfig, encode_store
+from ingest.build import build_store
+from ingest.config import IngestConfig
+from ingest.generate import PRESETS, GenerateConfig, file_names, generate
+from ingest.sources import SourcesConfig
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +66,6 @@ def demo_store(root: str | Path) -> Path:
     Each stage is skipped when its output exists: the source files, the store (built
     atomically by the ingest) and its ``minilm`` features (which the encoder resumes).
     """
-    from genen_scale.encode import EncodeConfig, encode_store
-    from ingest.build import build_store
-    from ingest.config import IngestConfig
-    from ingest.generate import PRESETS, GenerateConfig, file_names, generate
-    from ingest.sources import SourcesConfig
-
     root = Path(root).expanduser()
     source, store = root / "source", root / "store"
     gen = GenerateConfig(**PRESETS[DEMO_PRESET])
