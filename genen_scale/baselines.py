@@ -29,15 +29,12 @@ from typing import Literal
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from genen_scale.fold_result import FoldResult, Predictions
 from genen_scale.folds import Fold
-from genen_scale.metrics import evaluate, evaluate_with_groups, primary_metric
+from genen_scale.metrics import evaluate_with_groups
 from genen_scale.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -114,7 +111,7 @@ def run_baseline(
     select = _SELECTORS[name]
     config = config or BaselineConfig()
     x = np.asarray(features[task.nodes], dtype=np.float32)
-    primary = primary_metric(task.kind)
+    primary = task.kind.primary
     results = []
     for fold in tqdm(folds, desc=f"{name} on {task.name}", unit="fold", leave=False):
         scaler = StandardScaler().fit(x[fold.train])
@@ -134,7 +131,7 @@ def run_baseline(
             scores["test"],
             None if groups is None else groups[fold.test],
         )
-        val_metrics = evaluate(task.kind, task.y[fold.val], scores["val"]) if len(fold.val) else {}
+        val_metrics = task.kind.evaluate(task.y[fold.val], scores["val"]) if len(fold.val) else {}
         log.info(
             "%s on %s fold %d: %s (val %s %.3f), test %s %.3f",
             name,
@@ -159,17 +156,16 @@ def run_baseline(
 def _fit_default(name: str, task: Task, train: Split, seed: int, config: BaselineConfig):
     """The model fitted without a validation split: library-default penalties."""
     if name == "mlp":
-        cls = MLPRegressor if task.kind == "regression" else MLPClassifier
         hidden, alpha = config.mlp_hidden[0], config.mlp_alpha[0]
-        model = cls((hidden,), alpha=alpha, max_iter=config.mlp_max_epochs, random_state=seed)
+        model = task.kind.mlp(
+            hidden_layer_sizes=(hidden,),
+            alpha=alpha,
+            max_iter=config.mlp_max_epochs,
+            random_state=seed,
+        )
         params = {"hidden": hidden, "alpha": alpha, "epochs": config.mlp_max_epochs}
-    elif task.kind == "regression":
-        model, params = Ridge(alpha=1.0), {"alpha": 1.0}
     else:
-        model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
-        if task.kind == "multilabel":
-            model = OneVsRestClassifier(model)
-        params = {"C": 1.0}
+        model, params = task.kind.linear(1.0, seed), {task.kind.linear_param: 1.0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(*train)
@@ -178,37 +174,21 @@ def _fit_default(name: str, task: Task, train: Split, seed: int, config: Baselin
 
 def _scores(task: Task, model, x: np.ndarray) -> np.ndarray:
     """Model outputs in the layout of :meth:`Task.scores`."""
-    if task.kind == "regression":
-        return model.predict(x).astype(np.float64)
-    proba = model.predict_proba(x)
-    if task.kind == "multilabel":
-        return proba
-    # Columns follow model.classes_; place them at their class index so a class the
-    # training rows lacked gets probability 0 instead of shifting the others.
-    full = np.zeros((len(x), task.num_outputs))
-    full[:, np.asarray(model.classes_, dtype=np.int64)] = proba
-    return full[:, 1] if task.kind == "binary" else full
+    return task.kind.estimator_scores(model, x, task.num_outputs)
 
 
 def _val_score(task: Task, model, val: Split) -> float:
     with warnings.catch_warnings():
         # A degenerate validation split scores NaN; selection treats it as worst.
         warnings.simplefilter("ignore")
-        score = evaluate(task.kind, val[1], _scores(task, model, val[0]))[primary_metric(task.kind)]
+        score = task.kind.evaluate(val[1], _scores(task, model, val[0]))[task.kind.primary]
     return -np.inf if np.isnan(score) else score
 
 
 def _select_linear(task: Task, train: Split, val: Split, seed: int, config: BaselineConfig):
     """Logistic regression (ridge for regression) with the penalty chosen on validation."""
-    if task.kind == "regression":
-        candidates = [({"alpha": a}, Ridge(alpha=a)) for a in config.ridge_alpha]
-    else:
-        candidates = []
-        for c in config.logreg_c:
-            model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-            if task.kind == "multilabel":
-                model = OneVsRestClassifier(model)
-            candidates.append(({"C": c}, model))
+    kind = task.kind
+    candidates = [({kind.linear_param: p}, kind.linear(p, seed)) for p in kind.linear_grid(config)]
     best = (None, -np.inf, None)
     for params, model in candidates:
         with warnings.catch_warnings():
@@ -247,31 +227,20 @@ def _fit_mlp_early_stopped(
     Early stopping follows the loss rather than the primary metric because AUC saturates
     (ties at 1.0 on easy tasks) long before the probabilities are calibrated.
     """
-    cls = MLPRegressor if task.kind == "regression" else MLPClassifier
     batch = config.mlp_batch or int(np.clip(len(train[0]) // 20, 32, 256))
-    model = cls(hidden_layer_sizes=(hidden,), alpha=alpha, batch_size=batch, random_state=seed)
-    fit_kwargs = {} if task.kind == "regression" else {"classes": np.arange(task.num_outputs)}
+    model = task.kind.mlp(
+        hidden_layer_sizes=(hidden,), alpha=alpha, batch_size=batch, random_state=seed
+    )
+    fit_kwargs = task.kind.mlp_fit_kwargs(task.num_outputs)
     best_model, best_loss, best_epoch = None, np.inf, 0
     for epoch in range(1, config.mlp_max_epochs + 1):
         model.partial_fit(*train, **fit_kwargs)
-        loss = _val_loss(task, model, val)
+        loss = task.kind.estimator_loss(model, *val)
         if best_model is None or loss < best_loss - config.mlp_tol:
             best_model, best_loss, best_epoch = copy.deepcopy(model), loss, epoch
         elif epoch - best_epoch >= config.mlp_patience:
             break
     return best_model, _val_score(task, best_model, val), best_epoch
-
-
-def _val_loss(task: Task, model, val: Split) -> float:
-    """The training objective on the validation rows: cross-entropy, BCE or MSE."""
-    x, y = val
-    if task.kind == "regression":
-        return float(np.mean((model.predict(x) - y) ** 2))
-    p = np.clip(model.predict_proba(x), 1e-7, 1 - 1e-7)
-    if task.kind == "multilabel":
-        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-    # predict_proba columns are classes 0..C-1: partial_fit was given every class.
-    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
 
 
 # The two names of the public API; each maps to its model-selection routine.

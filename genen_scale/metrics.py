@@ -1,39 +1,31 @@
-"""Evaluation metrics per task kind, fold summaries and the knowledge-bias grouping.
+"""Evaluation metrics of any task kind, fold summaries and the knowledge-bias grouping.
 
-``scores`` are what :meth:`genen_scale.tasks.Task.scores` returns: P(class 1) for binary
-tasks, class probabilities for multiclass, per-label probabilities for multilabel and
-the predicted value for regression. A metric that is undefined on a fold (a class absent
-from it, a constant target) is NaN with a :class:`MetricWarning`, never an exception, so
-one degenerate fold does not end a sweep; :func:`summarize` then averages the others.
+Each kind computes its own metrics (:meth:`genen_scale.kinds.TaskKind.evaluate`); the
+functions here take a kind or its name. ``scores`` are what
+:meth:`genen_scale.tasks.Task.scores` returns: P(class 1) for binary tasks, class
+probabilities for multiclass, per-label probabilities for multilabel and the predicted
+value for regression. A metric that is undefined on a fold is NaN with a
+:class:`~genen_scale.kinds.MetricWarning`; :func:`summarize` then averages the others.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy import stats
-from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, roc_auc_score
 
-PRIMARY = {"binary": "auc", "multiclass": "auc", "multilabel": "auc", "regression": "pearson"}
+from genen_scale.kinds import TaskKind, task_kind
+
 LESS_STUDIED = "less_studied"
 WELL_STUDIED = "well_studied"
 MASKED = "masked"
 UNMASKED = "unmasked"
 
 
-class MetricWarning(UserWarning):
-    """A metric is undefined on this data and was reported as NaN."""
-
-
-def primary_metric(kind: str) -> str:
+def primary_metric(kind: str | TaskKind) -> str:
     """The headline metric of a task kind, higher is better: ``auc`` or ``pearson``."""
-    if kind not in PRIMARY:
-        raise ValueError(f"unknown task kind {kind!r}; use one of {sorted(PRIMARY)}")
-    return PRIMARY[kind]
+    return task_kind(kind).primary
 
 
-def evaluate(task_kind: str, y_true, scores) -> dict[str, float]:
+def evaluate(kind: str | TaskKind, y_true, scores) -> dict[str, float]:
     """Metrics of one set of predictions.
 
     binary: ``auc`` (ROC), ``f1`` (macro, threshold 0.5), ``accuracy``.
@@ -47,85 +39,7 @@ def evaluate(task_kind: str, y_true, scores) -> dict[str, float]:
         scores: binary ``[n]`` (or ``[n, 2]``); multiclass/multilabel ``[n, C]``;
         regression ``[n]``.
     """
-    primary_metric(task_kind)
-    y = np.asarray(y_true)
-    s = np.asarray(scores, dtype=np.float64)
-    if len(y) != len(s):
-        raise ValueError(f"{len(y)} targets but {len(s)} scores")
-    if task_kind == "binary":
-        if s.ndim == 2:
-            s = s[:, 1]
-        y = y.astype(np.int64)
-        pred = (s >= 0.5).astype(np.int64)
-        return {
-            "auc": _auc(y, s, "binary"),
-            "f1": float(f1_score(y, pred, labels=[0, 1], average="macro", zero_division=0)),
-            "accuracy": float(accuracy_score(y, pred)),
-        }
-    if task_kind == "multiclass":
-        y = y.astype(np.int64)
-        num_classes = s.shape[1]
-        aucs = [_auc(y == c, s[:, c], f"class {c}") for c in range(num_classes)]
-        # Macro one-vs-rest AUC is the mean of per-class AUCs, as sklearn's
-        # roc_auc_score(multi_class="ovr"); computed per class so an absent class yields
-        # NaN (with a warning) instead of an exception.
-        pred = s.argmax(axis=1)
-        labels = list(range(num_classes))
-        return {
-            "auc": float(np.mean(aucs)),
-            "f1": float(f1_score(y, pred, labels=labels, average="macro", zero_division=0)),
-            "accuracy": float(accuracy_score(y, pred)),
-        }
-    if task_kind == "multilabel":
-        y = (y > 0).astype(np.int64)
-        pred = (s >= 0.5).astype(np.int64)
-        with warnings.catch_warnings():
-            # Labels without positives are skipped below, not reported one by one.
-            warnings.simplefilter("ignore", MetricWarning)
-            aucs = np.array([_auc(y[:, c], s[:, c], f"label {c}") for c in range(y.shape[1])])
-        defined = ~np.isnan(aucs)
-        if not defined.all():
-            warnings.warn(
-                f"multilabel AUC: labels {np.flatnonzero(~defined).tolist()} have one class "
-                f"only in this split and are left out of the macro average",
-                MetricWarning,
-                stacklevel=2,
-            )
-        auc = float(aucs[defined].mean()) if defined.any() else float("nan")
-        return {
-            "auc": auc,
-            "f1": float(f1_score(y, pred, average="macro", zero_division=0)),
-            "accuracy": float(accuracy_score(y, pred)),
-        }
-    y = y.astype(np.float64)
-    return {
-        "pearson": _correlation(stats.pearsonr, y, s),
-        "spearman": _correlation(stats.spearmanr, y, s),
-        "mse": float(mean_squared_error(y, s)),
-    }
-
-
-def _auc(y: np.ndarray, s: np.ndarray, what: str) -> float:
-    if len(np.unique(y)) < 2:
-        warnings.warn(
-            f"ROC-AUC of {what} is undefined: only one class among {len(y)} targets; "
-            "reported as NaN",
-            MetricWarning,
-            stacklevel=3,
-        )
-        return float("nan")
-    return float(roc_auc_score(y, s))
-
-
-def _correlation(fn, y: np.ndarray, s: np.ndarray) -> float:
-    if len(y) < 2 or np.ptp(y) == 0 or np.ptp(s) == 0:
-        warnings.warn(
-            f"{fn.__name__} is undefined for a constant target or prediction; reported as NaN",
-            MetricWarning,
-            stacklevel=3,
-        )
-        return float("nan")
-    return float(fn(y, s)[0])
+    return task_kind(kind).evaluate(y_true, scores)
 
 
 def summarize(per_fold: list[dict]) -> dict[str, dict[str, float]]:
@@ -175,7 +89,9 @@ def study_groups(word_count: np.ndarray, threshold: int | None = None) -> np.nda
     return np.where(wc <= cut, LESS_STUDIED, WELL_STUDIED)
 
 
-def evaluate_by_group(kind: str, y_true, scores, groups: np.ndarray) -> dict[str, dict[str, float]]:
+def evaluate_by_group(
+    kind: str | TaskKind, y_true, scores, groups: np.ndarray
+) -> dict[str, dict[str, float]]:
     """:func:`evaluate` separately on each group of genes (e.g. from :func:`study_groups`).
 
     Shapes:
@@ -187,7 +103,9 @@ def evaluate_by_group(kind: str, y_true, scores, groups: np.ndarray) -> dict[str
     return {str(name): evaluate(kind, y[g == name], s[g == name]) for name in np.unique(g)}
 
 
-def evaluate_with_groups(kind: str, y_true, scores, groups: np.ndarray | None = None) -> dict:
+def evaluate_with_groups(
+    kind: str | TaskKind, y_true, scores, groups: np.ndarray | None = None
+) -> dict:
     """:func:`evaluate`, plus the primary metric within each group as ``<metric>_<group>``.
 
     This is how the knowledge-bias comparison (less- vs well-studied genes, see

@@ -1,20 +1,9 @@
 """Prediction tasks: the labelled genes of one task as graph node ids and targets.
 
-A :class:`Task` is what the trainer, the folds and the baselines share. Targets follow
-the task kind:
-
-==============  =========================  ============  ==============================
-kind            ``y``                      outputs       loss / scores
-==============  =========================  ============  ==============================
-``binary``      int64 ``[n]`` in {0, 1}    2 logits      cross-entropy / P(class 1) [n]
-``multiclass``  int64 ``[n]`` in [0, C)    C logits      cross-entropy / softmax [n, C]
-``multilabel``  float32 multi-hot [n, C]   C logits      BCE-with-logits / sigmoid [n, C]
-``regression``  float32 ``[n]``            1 output      MSE / the value [n]
-==============  =========================  ============  ==============================
-
-Binary tasks use two logits and cross-entropy, like multiclass ones, because the paper
-trains every classification task with cross-entropy and a single code path is simpler to
-keep correct. In ``labels.parquet`` a classification label is the index of its class in
+A :class:`Task` is what the trainer, the folds and the baselines share. What its kind
+decides (targets, outputs, loss, scores, metrics, strata, baselines) is the kind
+object's (:mod:`genen_scale.kinds`, with the table of ``y`` per kind). In
+``labels.parquet`` a classification label is the index of its class in
 ``manifest["tasks"][task]["classes"]``; a multilabel task has one row per (gene, class).
 """
 
@@ -26,21 +15,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow.compute as pc
 
-from genen_core.labels import load_label_file
+from genen_core.labels import KINDS, load_label_file
 from genen_core.store import GraphStore
+from genen_scale.kinds import TaskKind, task_kind
 
 log = logging.getLogger(__name__)
-
-TaskKind = Literal["binary", "multiclass", "multilabel", "regression"]
-KINDS: tuple[str, ...] = ("binary", "multiclass", "multilabel", "regression")
-# A user label column that is integer-valued with at most this many distinct values is
-# read as class labels; anything else is a regression target.
 
 
 @dataclass
@@ -49,16 +32,17 @@ class Task:
 
     Attributes:
         name: Task name (a key of ``manifest["tasks"]`` or a user file stem).
-        kind: One of ``binary``, ``multiclass``, ``multilabel``, ``regression``.
+        kind: The :class:`~genen_scale.kinds.TaskKind` (given as one or by its name:
+            ``binary``, ``multiclass``, ``multilabel``, ``regression``).
         nodes: int64 ``[n]`` graph node ids of the labelled genes, unique.
-        y: Targets aligned with ``nodes`` (see the module table for dtype and shape).
+        y: Targets aligned with ``nodes`` (see :mod:`genen_scale.kinds` for dtype and shape).
         classes: Class names; ``y`` (or the multi-hot column) indexes into it. Empty
             for regression.
         missing_genes: Labelled genes that are not nodes of the graph (dropped).
     """
 
     name: str
-    kind: str
+    kind: TaskKind
     nodes: np.ndarray
     y: np.ndarray
     classes: list[str]
@@ -67,21 +51,14 @@ class Task:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        self.kind = task_kind(self.kind)
         if len(self.nodes) != len(self.y):
             raise ValueError(
                 f"task {self.name!r}: {len(self.nodes)} nodes but {len(self.y)} targets"
             )
         if len(np.unique(self.nodes)) != len(self.nodes):
             raise ValueError(f"task {self.name!r}: node ids are not unique")
-        if self.kind == "binary" and len(self.classes) != 2:
-            raise ValueError(
-                f"task {self.name!r} is binary but has classes {self.classes}; it needs exactly 2"
-            )
-        if self.kind in ("multiclass", "multilabel") and len(self.classes) < 2:
-            raise ValueError(
-                f"task {self.name!r} is {self.kind} but has classes {self.classes}; "
-                "it needs at least 2"
-            )
+        self.kind.check_classes(self.name, self.classes)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -89,85 +66,30 @@ class Task:
     @property
     def num_outputs(self) -> int:
         """Width of the model's output layer: 2 (binary), C, C or 1 (regression)."""
-        if self.kind == "regression":
-            return 1
-        if self.kind == "binary":
-            return 2
-        return len(self.classes)
+        return self.kind.num_outputs(len(self.classes))
 
     def loss(self, logits, y):
-        """Training loss: cross-entropy, BCE-with-logits or MSE by task kind.
-
-        Args:
-            logits: Model outputs for a batch of labelled nodes.
-            y: The matching targets (``task.y`` rows as a tensor).
-
-        Shapes:
-            logits: ``[b, num_outputs]`` (regression also accepts ``[b]``).
-            y: ``[b]`` (binary, multiclass, regression) or ``[b, C]`` (multilabel).
-            returns: scalar.
-        """
-        import torch.nn.functional as F
-
-        if self.kind in ("binary", "multiclass"):
-            return F.cross_entropy(logits, y.long())
-        if self.kind == "multilabel":
-            return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
-        return F.mse_loss(logits.reshape(-1), y.to(logits.dtype).reshape(-1))
+        """Training loss of the kind (:meth:`genen_scale.kinds.TaskKind.loss`)."""
+        return self.kind.loss(logits, y)
 
     def scores(self, logits) -> np.ndarray:
-        """Model outputs as the scores :func:`genen_scale.metrics.evaluate` expects.
-
-        Shapes:
-            logits: ``[b, num_outputs]`` tensor or array.
-            returns: binary ``[b]`` P(class 1); multiclass ``[b, C]`` softmax;
-            multilabel ``[b, C]`` sigmoid; regression ``[b]`` the predicted value.
-        """
-        import torch
-
-        t = torch.as_tensor(logits).detach().float().cpu()
-        if self.kind == "binary":
-            return torch.softmax(t, dim=-1)[:, 1].numpy()
-        if self.kind == "multiclass":
-            return torch.softmax(t, dim=-1).numpy()
-        if self.kind == "multilabel":
-            return torch.sigmoid(t).numpy()
-        return t.reshape(-1).numpy()
+        """Model outputs as scores (:meth:`genen_scale.kinds.TaskKind.scores`)."""
+        return self.kind.scores(logits)
 
     def stratify_key(self, n_bins: int = 10) -> np.ndarray:
-        """An int64 ``[n]`` stratum per gene for stratified splits.
-
-        Classification: the class. Regression: the quantile bin of the target
-        (``n_bins`` bins, fewer if values tie). Multilabel: the gene's rarest positive
-        label (genes without one get stratum ``C``): rare labels are the ones a split can
-        lose entirely, and sklearn has no multilabel stratifier, so this simple key keeps
-        every label's positives spread over the folds as far as its own genes allow.
-        """
-        if self.kind in ("binary", "multiclass"):
-            return self.y.astype(np.int64)
-        if self.kind == "regression":
-            bins = pd.qcut(self.y, q=n_bins, labels=False, duplicates="drop")
-            return np.asarray(bins, dtype=np.int64)
-        # Labels rarest first; a gene's key is the first of its labels in that order.
-        order = np.argsort(self.y.sum(axis=0), kind="stable")
-        has_label = self.y[:, order] > 0
-        key = np.where(has_label.any(axis=1), order[has_label.argmax(axis=1)], len(self.classes))
-        return key.astype(np.int64)
+        """An int64 ``[n]`` stratum per gene for stratified splits
+        (:meth:`genen_scale.kinds.TaskKind.stratify_key`: the class, the quantile bin of a
+        regression target, or the rarest positive label)."""
+        return self.kind.stratify_key(self.y, len(self.classes), n_bins)
 
     def class_counts(self) -> dict[str, int]:
         """Labelled genes per class (multilabel: positives per label); empty for regression."""
-        if self.kind == "regression":
-            return {}
-        if self.kind == "multilabel":
-            counts = self.y.sum(axis=0)
-        else:
-            counts = np.bincount(self.y, minlength=len(self.classes))
-        return {c: int(n) for c, n in zip(self.classes, counts, strict=True)}
+        return self.kind.class_counts(self.y, self.classes)
 
 
 def build_task(
     name: str,
-    kind: str,
+    kind: str | TaskKind,
     classes: Sequence[str],
     genes: Sequence[str],
     labels: np.ndarray,
@@ -178,7 +100,7 @@ def build_task(
 
     Args:
         name: Task name.
-        kind: Task kind (see :data:`KINDS`).
+        kind: Task kind, or its name (see :data:`genen_core.labels.KINDS`).
         classes: Class names; a classification label is an index into it.
         genes: ``[rows]`` gene symbols.
         labels: ``[rows]`` float labels (class index or regression value).
@@ -191,6 +113,7 @@ def build_task(
     """
     if kind not in KINDS:
         raise ValueError(f"{source}: task {name!r} has kind {kind!r}; use one of {KINDS}")
+    kind = task_kind(kind)
     genes = np.asarray(genes, dtype=object)
     labels = np.asarray(labels, dtype=np.float64)
     nodes = np.asarray(nodes, dtype=np.int64)
@@ -207,30 +130,8 @@ def build_task(
     if np.isnan(labels).any():
         bad = genes[np.isnan(labels)][0]
         raise ValueError(f"{source}: task {name!r}: gene {bad!r} has an empty label")
-    if kind != "regression":
-        invalid = (labels != np.round(labels)) | (labels < 0) | (labels >= len(classes))
-        if invalid.any():
-            bad = genes[invalid][0]
-            raise ValueError(
-                f"{source}: task {name!r}: gene {bad!r} has a label that is not a class index "
-                f"in [0, {len(classes)}) (classes: {list(classes)})"
-            )
-
-    if kind == "multilabel":
-        uniq, inverse = np.unique(nodes, return_inverse=True)
-        y = np.zeros((len(uniq), len(classes)), dtype=np.float32)
-        y[inverse, labels.astype(np.int64)] = 1.0
-        return Task(name, kind, uniq, y, list(classes), missing)
-
-    uniq, first, counts = np.unique(nodes, return_index=True, return_counts=True)
-    if np.any(counts > 1):
-        dup = genes[first[counts > 1][0]]
-        raise ValueError(
-            f"{source}: task {name!r} is {kind} but gene {dup!r} has {counts.max()} label rows; "
-            "a single-label task needs one row per gene (the ingest deduplicates them)"
-        )
-    y = labels[first]
-    y = y.astype(np.float32) if kind == "regression" else y.astype(np.int64)
+    kind.check_labels(source, name, genes, labels, classes)
+    uniq, y = kind.targets(source, name, genes, labels, nodes, len(classes))
     return Task(name, kind, uniq, y, list(classes), missing)
 
 

@@ -43,6 +43,7 @@ from genen_core.config import to_dict
 from genen_core.provenance import git_revision
 from genen_core.store import GraphStore
 from genen_scale.fold_result import FoldResult, predictions_table
+from genen_scale.kinds import TaskKind
 from genen_scale.metrics import LESS_STUDIED, WELL_STUDIED, primary_metric, summarize
 from genen_scale.tasks import Task
 from genen_scale.training.config import TrainConfig
@@ -182,7 +183,7 @@ def metrics_table(cfg: TrainConfig, task: Task, folds: list[FoldResult]) -> pd.D
     return pd.DataFrame(rows)
 
 
-def summary(table: pd.DataFrame, kind: str) -> pd.DataFrame:
+def summary(table: pd.DataFrame, kind: TaskKind) -> pd.DataFrame:
     """Mean ± std of the primary metric per model (rows in table order)."""
     primary = primary_metric(kind)
     rows = []
@@ -226,7 +227,7 @@ def format_summary(summ: pd.DataFrame) -> str:
 
 
 def write_outputs(
-    run_dir: Path, table: pd.DataFrame, kind: str, folds: list[FoldResult], gnn: str
+    run_dir: Path, table: pd.DataFrame, kind: TaskKind, folds: list[FoldResult], gnn: str
 ) -> pd.DataFrame:
     """Write the metrics ``table`` (:func:`metrics_table`), every fold's predictions, the
     GNN folds' history and the best fold's embeddings, and the summary; return the summary.

@@ -1,0 +1,433 @@
+"""Task kinds as objects: each owns its targets, loss, scores, metrics, strata and baseline.
+
+==============  =========================  ============  ==============================
+kind            ``y``                      outputs       loss / scores
+==============  =========================  ============  ==============================
+``binary``      int64 ``[n]`` in {0, 1}    2 logits      cross-entropy / P(class 1) [n]
+``multiclass``  int64 ``[n]`` in [0, C)    C logits      cross-entropy / softmax [n, C]
+``multilabel``  float32 multi-hot [n, C]   C logits      BCE-with-logits / sigmoid [n, C]
+``regression``  float32 ``[n]``            1 output      MSE / the value [n]
+==============  =========================  ============  ==============================
+
+Binary tasks use two logits and cross-entropy, like multiclass ones, because the paper
+trains every classification task with cross-entropy and a single code path is simpler to
+keep correct. Callers hold a :class:`TaskKind` (``task.kind``) and call its methods; they
+never branch on its name. The name (:attr:`TaskKind.name`, also ``str(kind)``) is what
+label files, manifests and result tables store, and a kind compares equal to it, so
+``task.kind == "binary"`` reads as it always did. :func:`task_kind` turns a name into the
+kind. A metric that is undefined on a split (a class absent from it, a constant target)
+is NaN with a :class:`MetricWarning`, never an exception, so one degenerate fold does
+not end a sweep.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, roc_auc_score
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from genen_core.labels import KINDS
+
+
+class MetricWarning(UserWarning):
+    """A metric is undefined on this data and was reported as NaN."""
+
+
+class TaskKind:
+    """What a task's kind decides; one instance per kind (:data:`BY_NAME`)."""
+
+    name: ClassVar[str]
+    primary: ClassVar[str]
+    """The headline metric, higher is better: ``auc`` or ``pearson``."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TaskKind | str):
+            return self.name == str(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    # --- targets -------------------------------------------------------------------
+    def check_classes(self, task: str, classes: list[str]) -> None:
+        """Raise ValueError when ``classes`` cannot be this kind's classes."""
+        if len(classes) < 2:
+            raise ValueError(
+                f"task {task!r} is {self} but has classes {classes}; it needs at least 2"
+            )
+
+    def num_outputs(self, num_classes: int) -> int:
+        """Width of the model's output layer."""
+        return num_classes
+
+    def check_labels(self, source: str, task: str, genes, labels, classes) -> None:
+        """Raise ValueError for a label that is not a class index (classification)."""
+        invalid = (labels != np.round(labels)) | (labels < 0) | (labels >= len(classes))
+        if invalid.any():
+            bad = genes[invalid][0]
+            raise ValueError(
+                f"{source}: task {task!r}: gene {bad!r} has a label that is not a class index "
+                f"in [0, {len(classes)}) (classes: {list(classes)})"
+            )
+
+    def targets(self, source: str, task: str, genes, labels, nodes, num_classes: int):
+        """``(nodes, y)`` from label rows: one row per gene, ``y`` typed for the kind.
+
+        Raises:
+            ValueError: A gene with several rows.
+        """
+        uniq, first, counts = np.unique(nodes, return_index=True, return_counts=True)
+        if np.any(counts > 1):
+            dup = genes[first[counts > 1][0]]
+            raise ValueError(
+                f"{source}: task {task!r} is {self} but gene {dup!r} has {counts.max()} label "
+                "rows; a single-label task needs one row per gene (the ingest deduplicates them)"
+            )
+        return uniq, self._cast(labels[first])
+
+    def _cast(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(np.int64)
+
+    def class_counts(self, y: np.ndarray, classes: list[str]) -> dict[str, int]:
+        """Labelled genes per class (multilabel: positives per label); empty for regression."""
+        counts = np.bincount(y, minlength=len(classes))
+        return {c: int(n) for c, n in zip(classes, counts, strict=True)}
+
+    def stratify_key(self, y: np.ndarray, num_classes: int, n_bins: int) -> np.ndarray:
+        """An int64 ``[n]`` stratum per gene for stratified splits (classification: the class)."""
+        return y.astype(np.int64)
+
+    # --- training ------------------------------------------------------------------
+    def loss(self, logits, y):
+        """Training loss of a batch.
+
+        Shapes:
+            logits: ``[b, num_outputs]`` (regression also accepts ``[b]``).
+            y: ``[b]`` (binary, multiclass, regression) or ``[b, C]`` (multilabel).
+            returns: scalar.
+        """
+        import torch.nn.functional as F
+
+        return F.cross_entropy(logits, y.long())
+
+    def scores(self, logits) -> np.ndarray:
+        """Model outputs as the scores :meth:`evaluate` expects.
+
+        Shapes:
+            logits: ``[b, num_outputs]`` tensor or array.
+            returns: binary ``[b]`` P(class 1); multiclass ``[b, C]`` softmax;
+            multilabel ``[b, C]`` sigmoid; regression ``[b]`` the predicted value.
+        """
+        return self._scores(_as_float_tensor(logits))
+
+    def _scores(self, t):
+        import torch
+
+        return torch.softmax(t, dim=-1).numpy()
+
+    # --- metrics -------------------------------------------------------------------
+    def evaluate(self, y_true, scores) -> dict[str, float]:
+        """Metrics of one set of predictions (see each kind's :meth:`metrics`).
+
+        Shapes:
+            y_true: ``[n]`` class index or value; multilabel ``[n, C]`` multi-hot.
+            scores: binary ``[n]`` (or ``[n, 2]``); multiclass/multilabel ``[n, C]``;
+            regression ``[n]``.
+        """
+        y = np.asarray(y_true)
+        s = np.asarray(scores, dtype=np.float64)
+        if len(y) != len(s):
+            raise ValueError(f"{len(y)} targets but {len(s)} scores")
+        return self.metrics(y, s)
+
+    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+        raise NotImplementedError
+
+    # --- text-only baselines (scikit-learn) ------------------------------------------
+    linear_param: ClassVar[str] = "C"
+    """The name of the linear baseline's penalty in result rows."""
+
+    def linear_grid(self, config) -> tuple[float, ...]:
+        """Penalties tried for the linear baseline (a ``BaselineConfig``)."""
+        return config.logreg_c
+
+    def linear(self, penalty: float, seed: int):
+        """The linear baseline: logistic regression (ridge for regression)."""
+        return LogisticRegression(C=penalty, max_iter=2000, random_state=seed)
+
+    def mlp(self, **kwargs):
+        """scikit-learn's MLP estimator for this kind."""
+        return MLPClassifier(**kwargs)
+
+    def mlp_fit_kwargs(self, num_outputs: int) -> dict:
+        """``partial_fit`` arguments: every class, so that a batch missing one is fine."""
+        return {"classes": np.arange(num_outputs)}
+
+    def estimator_scores(self, model, x: np.ndarray, num_outputs: int) -> np.ndarray:
+        """A fitted estimator's outputs in the layout of :meth:`scores`."""
+        # Columns follow model.classes_; place them at their class index so a class the
+        # training rows lacked gets probability 0 instead of shifting the others.
+        full = np.zeros((len(x), num_outputs))
+        full[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(x)
+        return full
+
+    def estimator_loss(self, model, x: np.ndarray, y: np.ndarray) -> float:
+        """The training objective of a fitted estimator on ``(x, y)``."""
+        p = np.clip(model.predict_proba(x), 1e-7, 1 - 1e-7)
+        # predict_proba columns are classes 0..C-1: partial_fit was given every class.
+        return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+class SingleLabelClassification(TaskKind):
+    """One class per gene (binary, multiclass)."""
+
+
+class Binary(SingleLabelClassification):
+    name = "binary"
+    primary = "auc"
+
+    def check_classes(self, task: str, classes: list[str]) -> None:
+        if len(classes) != 2:
+            raise ValueError(
+                f"task {task!r} is binary but has classes {classes}; it needs exactly 2"
+            )
+
+    def num_outputs(self, num_classes: int) -> int:
+        return 2
+
+    def _scores(self, t):
+        import torch
+
+        return torch.softmax(t, dim=-1)[:, 1].numpy()
+
+    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+        """``auc`` (ROC), ``f1`` (macro, threshold 0.5), ``accuracy``."""
+        if s.ndim == 2:
+            s = s[:, 1]
+        y = y.astype(np.int64)
+        pred = (s >= 0.5).astype(np.int64)
+        return {
+            "auc": roc_auc(y, s, "binary"),
+            "f1": float(f1_score(y, pred, labels=[0, 1], average="macro", zero_division=0)),
+            "accuracy": float(accuracy_score(y, pred)),
+        }
+
+    def estimator_scores(self, model, x: np.ndarray, num_outputs: int) -> np.ndarray:
+        return super().estimator_scores(model, x, num_outputs)[:, 1]
+
+
+class Multiclass(SingleLabelClassification):
+    name = "multiclass"
+    primary = "auc"
+
+    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+        """``auc`` (macro one-vs-rest), ``f1`` (macro, arg-max), ``accuracy``."""
+        y = y.astype(np.int64)
+        num_classes = s.shape[1]
+        aucs = [roc_auc(y == c, s[:, c], f"class {c}") for c in range(num_classes)]
+        # Macro one-vs-rest AUC is the mean of per-class AUCs, as sklearn's
+        # roc_auc_score(multi_class="ovr"); computed per class so an absent class yields
+        # NaN (with a warning) instead of an exception.
+        pred = s.argmax(axis=1)
+        labels = list(range(num_classes))
+        return {
+            "auc": float(np.mean(aucs)),
+            "f1": float(f1_score(y, pred, labels=labels, average="macro", zero_division=0)),
+            "accuracy": float(accuracy_score(y, pred)),
+        }
+
+
+class Multilabel(TaskKind):
+    """Several classes per gene (TF target type); one label row per (gene, class)."""
+
+    name = "multilabel"
+    primary = "auc"
+
+    def targets(self, source: str, task: str, genes, labels, nodes, num_classes: int):
+        uniq, inverse = np.unique(nodes, return_inverse=True)
+        y = np.zeros((len(uniq), num_classes), dtype=np.float32)
+        y[inverse, labels.astype(np.int64)] = 1.0
+        return uniq, y
+
+    def class_counts(self, y: np.ndarray, classes: list[str]) -> dict[str, int]:
+        counts = y.sum(axis=0)
+        return {c: int(n) for c, n in zip(classes, counts, strict=True)}
+
+    def stratify_key(self, y: np.ndarray, num_classes: int, n_bins: int) -> np.ndarray:
+        """The gene's rarest positive label (genes without one get stratum ``C``): rare
+        labels are the ones a split can lose entirely, and sklearn has no multilabel
+        stratifier, so this simple key keeps every label's positives spread over the
+        folds as far as its own genes allow."""
+        # Labels rarest first; a gene's key is the first of its labels in that order.
+        order = np.argsort(y.sum(axis=0), kind="stable")
+        has_label = y[:, order] > 0
+        key = np.where(has_label.any(axis=1), order[has_label.argmax(axis=1)], num_classes)
+        return key.astype(np.int64)
+
+    def loss(self, logits, y):
+        import torch.nn.functional as F
+
+        return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
+
+    def _scores(self, t):
+        import torch
+
+        return torch.sigmoid(t).numpy()
+
+    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+        """``auc`` (macro over labels with both classes present), ``f1`` (macro,
+        threshold 0.5), ``accuracy`` (subset accuracy: every label right)."""
+        y = (y > 0).astype(np.int64)
+        pred = (s >= 0.5).astype(np.int64)
+        with warnings.catch_warnings():
+            # Labels without positives are skipped below, not reported one by one.
+            warnings.simplefilter("ignore", MetricWarning)
+            aucs = np.array([roc_auc(y[:, c], s[:, c], f"label {c}") for c in range(y.shape[1])])
+        defined = ~np.isnan(aucs)
+        if not defined.all():
+            warnings.warn(
+                f"multilabel AUC: labels {np.flatnonzero(~defined).tolist()} have one class "
+                f"only in this split and are left out of the macro average",
+                MetricWarning,
+                stacklevel=4,
+            )
+        auc = float(aucs[defined].mean()) if defined.any() else float("nan")
+        return {
+            "auc": auc,
+            "f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+            "accuracy": float(accuracy_score(y, pred)),
+        }
+
+    def linear(self, penalty: float, seed: int):
+        return OneVsRestClassifier(super().linear(penalty, seed))
+
+    def estimator_scores(self, model, x: np.ndarray, num_outputs: int) -> np.ndarray:
+        return model.predict_proba(x)
+
+    def estimator_loss(self, model, x: np.ndarray, y: np.ndarray) -> float:
+        p = np.clip(model.predict_proba(x), 1e-7, 1 - 1e-7)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+class Regression(TaskKind):
+    name = "regression"
+    primary = "pearson"
+    linear_param = "alpha"
+
+    def num_outputs(self, num_classes: int) -> int:
+        return 1
+
+    def check_classes(self, task: str, classes: list[str]) -> None:
+        pass  # no classes
+
+    def check_labels(self, source: str, task: str, genes, labels, classes) -> None:
+        pass  # any finite number is a target
+
+    def _cast(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(np.float32)
+
+    def class_counts(self, y: np.ndarray, classes: list[str]) -> dict[str, int]:
+        return {}
+
+    def stratify_key(self, y: np.ndarray, num_classes: int, n_bins: int) -> np.ndarray:
+        """The quantile bin of the target (``n_bins`` bins, fewer if values tie)."""
+        bins = pd.qcut(y, q=n_bins, labels=False, duplicates="drop")
+        return np.asarray(bins, dtype=np.int64)
+
+    def loss(self, logits, y):
+        import torch.nn.functional as F
+
+        return F.mse_loss(logits.reshape(-1), y.to(logits.dtype).reshape(-1))
+
+    def _scores(self, t):
+        return t.reshape(-1).numpy()
+
+    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+        """``pearson``, ``spearman``, ``mse``."""
+        y = y.astype(np.float64)
+        return {
+            "pearson": correlation(stats.pearsonr, y, s),
+            "spearman": correlation(stats.spearmanr, y, s),
+            "mse": float(mean_squared_error(y, s)),
+        }
+
+    def linear_grid(self, config) -> tuple[float, ...]:
+        return config.ridge_alpha
+
+    def linear(self, penalty: float, seed: int):
+        return Ridge(alpha=penalty)
+
+    def mlp(self, **kwargs):
+        return MLPRegressor(**kwargs)
+
+    def mlp_fit_kwargs(self, num_outputs: int) -> dict:
+        return {}
+
+    def estimator_scores(self, model, x: np.ndarray, num_outputs: int) -> np.ndarray:
+        return model.predict(x).astype(np.float64)
+
+    def estimator_loss(self, model, x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean((model.predict(x) - y) ** 2))
+
+
+BY_NAME: dict[str, TaskKind] = {
+    k.name: k for k in (Binary(), Multiclass(), Multilabel(), Regression())
+}
+assert tuple(BY_NAME) == KINDS, "genen_core.labels.KINDS and the kind classes must agree"
+
+
+def task_kind(kind: str | TaskKind) -> TaskKind:
+    """The kind named ``kind`` (a kind passes through).
+
+    Raises:
+        ValueError: No such kind; the message lists them.
+    """
+    if isinstance(kind, TaskKind):
+        return kind
+    if kind not in BY_NAME:
+        raise ValueError(f"unknown task kind {kind!r}; use one of {sorted(BY_NAME)}")
+    return BY_NAME[kind]
+
+
+def roc_auc(y: np.ndarray, s: np.ndarray, what: str) -> float:
+    """ROC-AUC, or NaN with a :class:`MetricWarning` when ``y`` holds one class only."""
+    if len(np.unique(y)) < 2:
+        warnings.warn(
+            f"ROC-AUC of {what} is undefined: only one class among {len(y)} targets; "
+            "reported as NaN",
+            MetricWarning,
+            stacklevel=4,
+        )
+        return float("nan")
+    return float(roc_auc_score(y, s))
+
+
+def correlation(fn, y: np.ndarray, s: np.ndarray) -> float:
+    """``fn`` (Pearson or Spearman) of ``y`` and ``s``, NaN for a constant side."""
+    if len(y) < 2 or np.ptp(y) == 0 or np.ptp(s) == 0:
+        warnings.warn(
+            f"{fn.__name__} is undefined for a constant target or prediction; reported as NaN",
+            MetricWarning,
+            stacklevel=4,
+        )
+        return float("nan")
+    return float(fn(y, s)[0])
+
+
+def _as_float_tensor(logits):
+    import torch
+
+    return torch.as_tensor(logits).detach().float().cpu()
