@@ -13,13 +13,12 @@ Ray started in this process. See ``genen_scale/training/results.py`` for the out
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import sys
 
 import ray
 
-from genen_core.config import ConfigError, asks_for_help, help_text, load_config, read_file
+from genen_core.config import ConfigError, asks_for_help, help_text, parse_command_line
 from genen_core.store import StoreError
 from genen_scale.demo import demo_overrides, demo_store
 from genen_scale.models import PRESETS
@@ -33,33 +32,13 @@ log = logging.getLogger("genen_scale.train")
 
 
 def parse_args(argv: list[str]) -> TrainConfig:
-    """``--config FILE`` and ``--preset NAME`` (model defaults), then ``--key value`` overrides."""
-    path, overrides, args = None, [], list(argv)
-    for flag in ("--config", "--preset"):
-        if flag in args:
-            i = args.index(flag)
-            if i + 1 >= len(args):
-                raise ConfigError(f"{flag} needs a value")
-            value = args[i + 1]
-            del args[i : i + 2]
-            if flag == "--config":
-                path = value
-            elif value not in PRESETS:
-                raise ConfigError(f"unknown preset {value!r}; choose one of {sorted(PRESETS)}")
-            else:
-                preset = dataclasses.asdict(PRESETS[value])
-                # json.dumps writes scalars as the YAML the override parser reads back.
-                overrides = [a for k, v in preset.items() for a in (f"--model.{k}", json.dumps(v))]
-    # Preset values sit between the file and the command line; the demo's defaults below
-    # them, for keys nobody set.
-    try:
-        file_config = read_file(path) if path else {}
-        overrides = demo_overrides(file_config, overrides + args) + overrides
-        return load_config(TrainConfig, path, overrides + args)
-    except ConfigError:
-        raise
-    except ValueError as e:  # a section's __post_init__ naming the bad value
-        raise ConfigError(str(e)) from None
+    """``--config FILE`` and ``--preset NAME`` (model defaults), then ``--key value`` overrides.
+
+    Preset values sit between the file and the command line; the demo's defaults below
+    them, for keys nobody set.
+    """
+    presets = {name: {"model": dataclasses.asdict(m)} for name, m in PRESETS.items()}
+    return parse_command_line(TrainConfig, argv, presets=presets, below=demo_overrides)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ import json
 import logging
 import sys
 
-from genen_core.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.config import asks_for_help, help_text, parse_command_line
 from genen_core.labels import LabelFileError
 from genen_core.store import GraphStore, StoreError
 from ingest.build import build_store
@@ -43,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        path, overrides = _split_config_arg(argv)
-        overrides = lift_edge_flags(_lift_source_flags(overrides))
-        # ValueError: a dataclass __post_init__ check (ConfigError is one too).
-        cfg = load_config(IngestConfig, path, overrides)
+        cfg = parse_command_line(IngestConfig, lift_edge_flags(_lift_source_flags(argv)))
     except ValueError as e:
         _error(f"{e} (see genen-ingest --help)")
         return 2
@@ -86,25 +83,6 @@ def _lift_source_flags(argv: list[str]) -> list[str]:
                 arg = f"--sources.{key.replace('-', '_')}{eq}{value}"
         out.append(arg)
     return out
-
-
-def _split_config_arg(argv: list[str]) -> tuple[str | None, list[str]]:
-    """Take ``--config FILE`` (or ``--config=FILE``) out of the overrides."""
-    rest, path = [], None
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--config":
-            if i + 1 >= len(argv):
-                raise ConfigError("--config needs a file path")
-            path, i = argv[i + 1], i + 2
-            continue
-        if arg.startswith("--config="):
-            path = arg.split("=", 1)[1]
-        else:
-            rest.append(arg)
-        i += 1
-    return path, rest
 
 
 if __name__ == "__main__":

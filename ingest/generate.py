@@ -19,11 +19,11 @@ byte-identical files. The latent model is described in :mod:`ingest.synthetic.ge
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -33,7 +33,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from genen_core.config import load_config
+from genen_core.config import (
+    ConfigError,
+    asks_for_help,
+    help_text,
+    parse_command_line,
+    pop_option,
+)
 from ingest.sources import GAF_NAMES
 from ingest.synthetic import genes as gs
 from ingest.synthetic import labels, links, ontology, texts
@@ -367,24 +373,24 @@ def _write_summaries(rng, path: Path, genes: gs.Genes, full, summaries, cfg: Gen
     return len(rows) - 1
 
 
-def _preset_overrides(name: str) -> list[str]:
-    return [f"--{k}={v}" for k, v in PRESETS[name].items()]
-
-
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m ingest.generate --out DIR --preset full|demo|tiny [--key value ...]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m ingest.generate",
-        description="Write a synthetic STRING/GO/GOA/NCBI/labels data set in the official formats.",
-        epilog="Any GenerateConfig field can follow as --key value (e.g. --links 100000000 --seed 3).",
-    )
-    parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
-    args, rest = parser.parse_known_args(argv)
+    """``python -m ingest.generate --out DIR [--preset full|demo|tiny] [--key value ...]``.
+
+    Any :class:`GenerateConfig` field can follow as ``--key value`` (e.g. ``--links
+    100000000 --seed 3``); preset values come first, so the user's overrides win.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if asks_for_help(args):
+        print(help_text(GenerateConfig, __doc__))
+        print("  --out DIR  (required)\n      Output directory.")
+        print(f"  --preset NAME  (default: 'demo')\n      One of {sorted(PRESETS)}.")
+        return {}
+    out = pop_option(args, "--out")
+    if out is None:
+        raise ConfigError("give --out DIR, the directory to write the files to")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # Preset values first, so that the user's --key value overrides win.
-    cfg = load_config(GenerateConfig, None, _preset_overrides(args.preset) + rest)
-    result = generate(args.out, cfg)
+    cfg = parse_command_line(GenerateConfig, args, presets=PRESETS, preset="demo")
+    result = generate(Path(out), cfg)
     print(json.dumps(result["counts"], indent=2))
     return result
 

@@ -2,7 +2,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from genen_core.config import ConfigError, load_config
+from genen_core.config import (
+    ConfigError,
+    load_config,
+    parse_command_line,
+    pop_option,
+    pop_positional,
+)
 
 
 @dataclass
@@ -54,3 +60,40 @@ def test_unknown_key_in_file(tmp_path):
     f.write_text("[modle]\nhidden = 3\n")
     with pytest.raises(ConfigError, match="did you mean 'model'"):
         load_config(Outer, f)
+
+
+def test_command_line_layers_below_file_preset_then_arguments(tmp_path):
+    """One parser for every entry point: defaults < below < file < preset < command line."""
+    f = tmp_path / "c.toml"
+    f.write_text("[model]\nhidden = 32\n")
+    presets = {"wide": {"model": {"hidden": 512, "lr": 0.5}}, "plain": {}}
+    seen = []
+
+    def below(file_config, args):
+        seen.append((file_config, list(args)))
+        return ["--model.lr", "0.2", "--model.fanouts", "[1]"]
+
+    cfg = parse_command_line(
+        Outer, [f"--config={f}", "--preset", "wide", "--model.lr", "0.1"], presets, below=below
+    )
+    assert cfg.model == Inner(hidden=512, fanouts=[1], lr=0.1)
+    assert seen == [
+        (
+            {"model": {"hidden": 32}},
+            ["--model.hidden", "512", "--model.lr", "0.5", "--model.lr", "0.1"],
+        )
+    ]
+    assert parse_command_line(Outer, [], presets, preset="wide").model.hidden == 512
+    assert parse_command_line(Outer, ["--config", str(f)]).model.hidden == 32
+    with pytest.raises(ConfigError, match="unknown preset 'narrow'"):
+        parse_command_line(Outer, ["--preset", "narrow"], presets)
+    with pytest.raises(ConfigError, match="--config needs a file path"):
+        parse_command_line(Outer, ["--config"])
+
+
+def test_positional_word_comes_first():
+    args = ["STORE", "--out=x", "--force"]
+    assert pop_positional(args, "STORE") == "STORE" and pop_option(args, "--out") == "x"
+    assert args == ["--force"] and pop_option(args, "--out") is None
+    with pytest.raises(ConfigError, match="give STORE first"):
+        pop_positional(["--force"], "STORE")

@@ -24,8 +24,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genen_core.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.config import (
+    ConfigError,
+    asks_for_help,
+    help_text,
+    parse_command_line,
+    pop_positional,
+)
 from genen_core.store import GraphStore, StoreError
+from genen_scale.kinds import SingleLabelClassification
 from genen_scale.report import figures, tables
 from genen_scale.tasks import load_task
 
@@ -164,7 +171,7 @@ def _tsne(cfg: ReportConfig, results: pd.DataFrame, src: Path, fig_dir: Path, li
         return f"Trial {row['trial']} exported no embeddings ({run_dir}).\n"
     store = GraphStore.open(row["store"])
     task = load_task(store, cfg.tsne_task)
-    if task.kind not in ("binary", "multiclass"):
+    if not isinstance(task.kind, SingleLabelClassification):
         return (
             f"t-SNE is drawn for single-label classification tasks; {task.name} is {task.kind}.\n"
         )
@@ -198,9 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         print(help_text(ReportConfig, __doc__))
         return 0
     try:
-        if not args or args[0].startswith("--"):
-            raise ConfigError("usage: genen-report DIR [--output FILE.md] [--key value ...]")
-        cfg = load_config(ReportConfig, None, ["--results_dir", args[0], *args[1:]])
+        results_dir = pop_positional(args, "DIR (the sweep's output directory)")
+        cfg = parse_command_line(ReportConfig, ["--results_dir", results_dir, *args])
         print(f"report: {build_report(cfg)}")
         return 0
     except (ConfigError, StoreError) as e:

@@ -16,7 +16,13 @@ from __future__ import annotations
 import logging
 import sys
 
-from genen_core.config import ConfigError, asks_for_help, help_text, load_config
+from genen_core.config import (
+    ConfigError,
+    asks_for_help,
+    help_text,
+    parse_command_line,
+    pop_positional,
+)
 from genen_core.store import StoreError
 from genen_scale.local_ray import join_or_start
 from genen_scale.sweep.config import SweepConfig
@@ -36,11 +42,10 @@ def connect(cfg: SweepConfig) -> bool:
 
 
 def parse_args(argv: list[str]) -> SweepConfig:
-    if not argv or argv[0].startswith("--"):
-        raise ConfigError(
-            "usage: genen-sweep CONFIG.toml [--output_dir DIR] [--local] [--key value]"
-        )
-    return load_config(SweepConfig, argv[0], argv[1:])
+    """``CONFIG.toml [--key value ...]``: the file is the sweep's ``--config``."""
+    args = list(argv)
+    path = pop_positional(args, "CONFIG.toml (the sweep's config file)")
+    return parse_command_line(SweepConfig, ["--config", path, *args])
 
 
 def main(argv: list[str] | None = None) -> int:
