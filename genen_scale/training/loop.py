@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -62,6 +63,29 @@ def shard_seeds(positions: np.ndarray, env: WorkerEnv, seed: int) -> np.ndarray:
     return padded[env.rank :: env.world_size]
 
 
+@dataclass(frozen=True)
+class EpochStats:
+    """What one training epoch of a fold measured; with its epoch number and validation
+    score it is one entry of the fold's ``history`` (``history.json``)."""
+
+    loss: float
+    """Mean training loss over the epoch's batches (and ranks)."""
+    seeds_per_s: float
+    """Training seeds per second, all ranks together."""
+    loading_share: float
+    """Share of the epoch spent waiting for batches (sampling, loading)."""
+    peak_mem_mb: float
+    """Peak memory of the busiest rank."""
+    epoch_s: float
+    """Wall seconds of the epoch (of this fold's share, when folds train stacked)."""
+    stacked_folds: int | None = None
+    """How many folds trained together in one stacked model; None: one fold alone."""
+
+    def record(self) -> dict[str, float]:
+        """The history entry's fields (``stacked_folds`` only when stacked)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
 def train_epoch(
     model,
     optimizer,
@@ -70,7 +94,7 @@ def train_epoch(
     seeds: np.ndarray,
     seed: int,
     env: WorkerEnv,
-) -> dict[str, float]:
+) -> EpochStats:
     """One pass over this rank's seeds; returns loss, seeds/s and the data-loading share."""
     task = inputs.task
     y = torch.as_tensor(task.y)
@@ -106,13 +130,13 @@ def train_epoch(
     if env.device.type == "cuda":
         torch.cuda.synchronize(env.device)  # so the clock below sees the GPU's work
     elapsed = time.perf_counter() - start
-    return {
-        "loss": env.mean(total_loss / max(steps, 1)),
-        "seeds_per_s": len(seeds) * env.world_size / elapsed,
-        "loading_share": env.mean(wait / elapsed),
-        "peak_mem_mb": max(env.gather(env.peak_memory_mb())),
-        "epoch_s": elapsed,
-    }
+    return EpochStats(
+        loss=env.mean(total_loss / max(steps, 1)),
+        seeds_per_s=len(seeds) * env.world_size / elapsed,
+        loading_share=env.mean(wait / elapsed),
+        peak_mem_mb=max(env.gather(env.peak_memory_mb())),
+        epoch_s=elapsed,
+    )
 
 
 def epoch_seeds(fold: Fold, seed: int, epoch: int, env: WorkerEnv) -> tuple[np.ndarray, int]:
@@ -121,13 +145,15 @@ def epoch_seeds(fold: Fold, seed: int, epoch: int, env: WorkerEnv) -> tuple[np.n
     return order, derive_seed(seed, fold.index, epoch, env.rank + 1)
 
 
-def record_epoch(state: FoldState, primary: str, score: float | None, stats: dict, weights) -> None:
+def record_epoch(
+    state: FoldState, primary: str, score: float | None, stats: EpochStats, weights
+) -> None:
     """Book an epoch into ``state``: best model, patience, history.
 
     ``weights`` is called (for a snapshot) only when the epoch is the best so far; with
     no validation (``score`` None) nothing is kept: the last epoch's model is the result.
     """
-    entry = {"epoch": state.epoch, **stats}
+    entry = {"epoch": state.epoch, **stats.record()}
     if score is not None:
         if score > state.best_metric:  # NaN never counts as better
             state.best_metric, state.best_epoch, state.bad_epochs = score, state.epoch, 0
@@ -201,7 +227,7 @@ def timed_checkpoint(on_epoch: Callable, arg, states: list[FoldState]) -> None:
         st.history[-1]["checkpoint_s"] = took / len(states)
 
 
-def log_epoch(fold: int, state: FoldState, stats: dict, primary: str) -> None:
+def log_epoch(fold: int, state: FoldState, stats: EpochStats, primary: str) -> None:
     last = state.history[-1]
     key = f"val_{primary}"
     val = (
@@ -211,9 +237,9 @@ def log_epoch(fold: int, state: FoldState, stats: dict, primary: str) -> None:
         "fold %d epoch %d: loss %.4f, %s | %.0f seeds/s, loading %.0f%%, peak mem %.0f MB",
         fold,
         last["epoch"],
-        stats["loss"],
+        stats.loss,
         val if key in last else "no validation",
-        stats["seeds_per_s"],
-        100 * stats["loading_share"],
-        stats["peak_mem_mb"],
+        stats.seeds_per_s,
+        100 * stats.loading_share,
+        stats.peak_mem_mb,
     )

@@ -29,6 +29,7 @@ from genen_scale.training.config import OptimConfig
 from genen_scale.training.evaluation import FoldOutputs, finish_fold
 from genen_scale.training.inputs import RunInputs
 from genen_scale.training.loop import (
+    EpochStats,
     epoch_seeds,
     keep_training,
     log_epoch,
@@ -88,14 +89,14 @@ def train_folds_stacked(
         scores = _val_scores(stack, b, inputs, folds, active, has_val, primary)
         peak = max(env.gather(env.peak_memory_mb()))
         for k, loss in zip(active, losses, strict=True):
-            stats = {
-                "loss": env.mean(float(loss.detach())),
-                "seeds_per_s": len(seeds[k]) * env.world_size * len(active) / elapsed,
-                "loading_share": env.mean(wait / elapsed),
-                "peak_mem_mb": peak,
-                "epoch_s": elapsed / len(active),
-                "stacked_folds": len(active),
-            }
+            stats = EpochStats(
+                loss=env.mean(float(loss.detach())),
+                seeds_per_s=len(seeds[k]) * env.world_size * len(active) / elapsed,
+                loading_share=env.mean(wait / elapsed),
+                peak_mem_mb=peak,
+                epoch_s=elapsed / len(active),
+                stacked_folds=len(active),
+            )
             record_epoch(states[k], primary, scores[k], stats, lambda k=k: module.state_of(k))
             if env.rank == 0:
                 log_epoch(folds[k].index, states[k], stats, primary)
