@@ -26,7 +26,7 @@ Why not ``pooch.retrieve``: pooch gives caching, hashing and a progress bar, but
 downloads into a randomly named temporary file that it deletes on failure, so a
 connection dropped 90% into a 100 MB STRING file starts again from byte 0. Resuming needs
 a stable ``.part`` name per URL and an HTTP ``Range`` request, which is a few dozen lines
-on top of ``requests`` (already installed as pooch's own dependency).
+on top of ``requests`` (a dependency of ours anyway); pooch is therefore not one.
 
 Two processes downloading the same URL into the same cache at the same moment are not
 coordinated; ingestion downloads from one process.
