@@ -1,10 +1,10 @@
 """genen_core: what every stage of the data flow shares, and nothing of the stages.
 
 The graph store's format, reader and writer (:mod:`genen_core.store`), the label-file
-format (:mod:`genen_core.labels`), typed configuration and ``--help``
-(:mod:`genen_core.config`) and provenance (:mod:`genen_core.provenance`). ``ingest``
-writes stores with it, ``genen_scale`` reads them; it imports neither
-(``tests/test_imports.py`` keeps that true).
+format (:mod:`genen_core.labels`), typed configuration (:mod:`genen_core.config`), every
+entry point's command line and ``--help`` (:mod:`genen_core.command_line`) and
+provenance (:mod:`genen_core.provenance`). ``ingest`` writes stores with it,
+``genen_scale`` reads them; it imports neither (``tests/test_imports.py`` keeps that true).
 """
 
 __version__ = "0.1.0"

@@ -13,24 +13,17 @@ given (``--out 0123`` is the path ``"0123"``, never the number 83; only an optio
 reads ``null`` as None), for other types it is parsed as YAML (``[15, 10]``, ``true``,
 ``1e-3``, ``null``) and then checked; list items typed ``str`` keep their text too.
 
-:func:`help_text` turns the same dataclasses, their defaults and field docstrings into
-every entry point's ``--help``, and :func:`parse_command_line` is how every entry point
-reads its command line: ``[WORD] [--config FILE] [--preset NAME] [--key value ...]``.
+How every entry point reads its command line into these dataclasses, and answers
+``--help`` from them, is :mod:`genen_core.command_line`.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import difflib
-import inspect
-import json
-import textwrap
 import tomllib
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +42,7 @@ def _suggest(key: str, options: list[str]) -> str:
     return f"{hint} (valid keys: {', '.join(sorted(options))})"
 
 
-def _is_dataclass_type(tp: Any) -> bool:
+def is_dataclass_type(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
@@ -90,7 +83,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         item = args[1] if len(args) == 2 else Any
         return {k: _coerce(v, item, f"{where}.{k}") for k, v in value.items()}
-    if _is_dataclass_type(tp):
+    if is_dataclass_type(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a section (mapping), got {value!r}")
         return _from_defaults(tp, value, where)
@@ -170,7 +163,7 @@ def _takes(tp: Any, node: yaml.Node) -> bool:
     if isinstance(node, yaml.SequenceNode):
         return typing.get_origin(tp) in (list, tuple)
     if isinstance(node, yaml.MappingNode):
-        return typing.get_origin(tp) is dict or _is_dataclass_type(tp)
+        return typing.get_origin(tp) is dict or is_dataclass_type(tp)
     return tp is str
 
 
@@ -266,9 +259,9 @@ def _from_defaults(cls: type[T], data: dict, where: str) -> T:
         if key not in fields:
             raise ConfigError(f"unknown config key {path!r}{_suggest(key, list(fields))}")
         tp = hints[key]
-        if _is_dataclass_type(tp) and isinstance(value, CliText):
+        if is_dataclass_type(tp) and isinstance(value, CliText):
             value = value.typed(tp)  # a whole section given as YAML on the command line
-        if _is_dataclass_type(tp) and isinstance(value, dict):
+        if is_dataclass_type(tp) and isinstance(value, dict):
             merged[key] = _from_defaults(tp, value, path)
         else:
             merged[key] = _coerce(value, tp, path)
@@ -276,186 +269,6 @@ def _from_defaults(cls: type[T], data: dict, where: str) -> T:
         return cls(**merged)
     except TypeError as e:
         raise ConfigError(f"{where or cls.__name__}: {e}") from None
-
-
-# --- the command line of every entry point ----------------------------------------------
-
-
-def pop_option(args: list[str], flag: str, value: str = "a value") -> str | None:
-    """Take ``--flag VALUE`` (or ``--flag=VALUE``) out of ``args``, in place; ``value``
-    says what VALUE is, for the error.
-
-    Returns:
-        The value, or None when ``args`` does not hold the flag.
-
-    Raises:
-        ConfigError: The flag ends the command line without a value.
-    """
-    for i, arg in enumerate(args):
-        if arg == flag:
-            if i + 1 >= len(args):
-                raise ConfigError(f"{flag} needs {value}")
-            value = args[i + 1]
-            del args[i : i + 2]
-            return value
-        if arg.startswith(flag + "="):
-            del args[i]
-            return arg.split("=", 1)[1]
-    return None
-
-
-def pop_positional(args: list[str], metavar: str) -> str:
-    """Take the leading bare word (``genen-encode STORE``) out of ``args``, in place.
-
-    Raises:
-        ConfigError: ``args`` does not start with one (the message names ``metavar``).
-    """
-    if not args or args[0].startswith("-"):
-        raise ConfigError(f"give {metavar} first, then --key value options (see --help)")
-    return args.pop(0)
-
-
-def parse_command_line(
-    cls: type[T],
-    argv: Sequence[str],
-    presets: Mapping[str, Mapping[str, Any]] | None = None,
-    preset: str | None = None,
-    below: Callable[[dict, list[str]], list[str]] | None = None,
-) -> T:
-    """``[--config FILE] [--preset NAME] [--key value ...]`` -> ``cls``, strictly.
-
-    Layers, lowest first: the defaults of ``cls``; ``below``'s overrides; the file; the
-    preset; the command line. A leading bare word is the entry point's to take first
-    (:func:`pop_positional`), as are options that are not config keys (:func:`pop_option`).
-
-    Args:
-        cls: The entry point's top-level config dataclass.
-        argv: The command line (without ``--help``, which the entry point answers).
-        presets: Named values (nested mappings of keys, as in a config file) that
-            ``--preset NAME`` applies; None: the entry point has no presets.
-        preset: The preset applied when ``--preset`` is not given.
-        below: ``(file mapping, the preset's and the command line's overrides)`` ->
-            ``--key value`` overrides for keys neither sets (the demo run's defaults).
-
-    Raises:
-        ConfigError: A bad option, key or value, including one that a section's
-            ``__post_init__`` rejects.
-    """
-    args = list(argv)
-    path = pop_option(args, "--config", "a file path")
-    overrides: list[str] = []
-    if presets is not None:
-        name = pop_option(args, "--preset", "a preset name") or preset
-        if name is not None and name not in presets:
-            raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
-        if name is not None:
-            overrides = _as_overrides(presets[name])
-    try:
-        if below is not None:
-            overrides = below(read_file(path) if path else {}, overrides + args) + overrides
-        return load_config(cls, path, overrides + args)
-    except ConfigError:
-        raise
-    except ValueError as e:  # a section's __post_init__ naming the bad value
-        raise ConfigError(str(e)) from None
-
-
-def _as_overrides(values: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """``{"model": {"hidden": 64}}`` -> ``["--model.hidden", "64"]``."""
-    out = []
-    for key, value in values.items():
-        if isinstance(value, Mapping):
-            out += _as_overrides(value, f"{prefix}{key}.")
-        else:
-            # json.dumps writes scalars and lists as the YAML the override parser reads back.
-            out += [f"--{prefix}{key}", json.dumps(value)]
-    return out
-
-
-# --- --help from the config dataclasses -------------------------------------------------
-
-
-def asks_for_help(argv: list[str]) -> bool:
-    """Whether the command line asks for ``--help`` (``-h``) anywhere."""
-    return "--help" in argv or "-h" in argv
-
-
-def help_text(cls: type, usage: str, flat: tuple[str, ...] = ()) -> str:
-    """``--help`` for an entry point configured by dataclass ``cls``.
-
-    Args:
-        cls: The top-level config dataclass; nested sections are listed with dotted keys.
-        usage: The entry point's own usage text (its module docstring), printed first.
-        flat: Sections whose keys the entry point also accepts without the section
-            prefix (``genen-ingest --source-dir`` for ``--sources.source_dir``).
-
-    Returns:
-        The usage, then every option as ``--key TYPE (default: VALUE)`` with the field
-        docstring below it.
-    """
-    lines = [
-        textwrap.dedent(usage).strip(),
-        "",
-        "Options (--key value, --key=value; a bare --flag is true):",
-    ]
-    lines += _option_lines(cls, "", flat)
-    return "\n".join(lines) + "\n"
-
-
-def _option_lines(cls: type, prefix: str, flat: tuple[str, ...]) -> list[str]:
-    hints = typing.get_type_hints(cls)
-    docs = field_docs(cls)
-    lines = []
-    for f in dataclasses.fields(cls):
-        if not f.init:
-            continue
-        tp = hints[f.name]
-        if _is_dataclass_type(tp):
-            note = " (also without the prefix)" if f.name in flat else ""
-            lines += ["", f"[{prefix}{f.name}] {docs.get(f.name, '')}{note}".rstrip()]
-            lines += _option_lines(tp, f"{prefix}{f.name}.", ())
-            continue
-        lines.append(f"  --{prefix}{f.name} {_type_name(tp)}  (default: {_default(f)})")
-        doc = " ".join(docs.get(f.name, "").split())
-        lines += textwrap.wrap(doc, 88, initial_indent=" " * 6, subsequent_indent=" " * 6)
-    return lines
-
-
-@cache
-def field_docs(cls: type) -> dict[str, str]:
-    """Field name -> the docstring written under it (``x: int = 1`` then ``\"\"\"...\"\"\"``)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    except (OSError, TypeError):  # no source (e.g. defined in a REPL)
-        return {}
-    body = tree.body[0].body
-    docs = {}
-    for stmt, after in zip(body, body[1:], strict=False):
-        if (
-            isinstance(stmt, ast.AnnAssign)
-            and isinstance(stmt.target, ast.Name)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-            and isinstance(after.value.value, str)
-        ):
-            docs[stmt.target.id] = inspect.cleandoc(after.value.value)
-    for base in cls.__mro__[1:]:  # inherited fields keep their own docs
-        if dataclasses.is_dataclass(base):
-            docs = {**field_docs(base), **docs}
-    return docs
-
-
-def _type_name(tp: Any) -> str:
-    name = getattr(tp, "__name__", None) if typing.get_origin(tp) is None else None
-    return name or str(tp).replace("typing.", "")
-
-
-def _default(f: dataclasses.Field) -> str:
-    if f.default is not dataclasses.MISSING:
-        return repr(f.default)
-    if f.default_factory is not dataclasses.MISSING:
-        return repr(f.default_factory())
-    return "required"
 
 
 def from_mapping(cls: type[T], data: dict, where: str = "") -> T:

@@ -18,7 +18,8 @@ import sys
 
 import ray
 
-from genen_core.config import ConfigError, asks_for_help, help_text, parse_command_line
+from genen_core.command_line import asks_for_help, help_text, parse_command_line
+from genen_core.config import ConfigError
 from genen_core.store import StoreError
 from genen_scale.demo import demo_overrides, demo_store
 from genen_scale.models import PRESETS

@@ -23,7 +23,7 @@ import json
 import logging
 import sys
 
-from genen_core.config import asks_for_help, help_text, parse_command_line
+from genen_core.command_line import asks_for_help, help_text, parse_command_line
 from genen_core.labels import LabelFileError
 from genen_core.store import GraphStore, StoreError
 from ingest.build import build_store

@@ -33,13 +33,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from genen_core.config import (
-    ConfigError,
-    asks_for_help,
-    help_text,
-    parse_command_line,
-    pop_option,
-)
+from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_option
+from genen_core.config import ConfigError
 from ingest.sources import GAF_NAMES
 from ingest.synthetic import genes as gs
 from ingest.synthetic import labels, links, ontology, texts

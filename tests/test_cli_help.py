@@ -10,7 +10,7 @@ import typing
 
 import pytest
 
-from genen_core.config import field_docs
+from genen_core.command_line import field_docs
 from genen_scale.encode.cli import main as encode_main
 from genen_scale.encode.stage import EncodeConfig
 from genen_scale.report.cli import ReportConfig

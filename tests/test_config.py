@@ -2,13 +2,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from genen_core.config import (
-    ConfigError,
-    load_config,
-    parse_command_line,
-    pop_option,
-    pop_positional,
-)
+from genen_core.command_line import parse_command_line, pop_option, pop_positional
+from genen_core.config import ConfigError, load_config
 
 
 @dataclass

@@ -10,13 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from genen_core.config import (
-    ConfigError,
-    asks_for_help,
-    help_text,
-    parse_command_line,
-    pop_positional,
-)
+from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
+from genen_core.config import ConfigError
 from genen_core.store import StoreError
 from genen_scale.encode.model import ModelNotFoundError
 from genen_scale.encode.stage import EncodeConfig, encode_store

@@ -24,13 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genen_core.config import (
-    ConfigError,
-    asks_for_help,
-    help_text,
-    parse_command_line,
-    pop_positional,
-)
+from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
+from genen_core.config import ConfigError
 from genen_core.store import GraphStore, StoreError
 from genen_scale.kinds import SingleLabelClassification
 from genen_scale.report import figures, tables

@@ -16,13 +16,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from genen_core.config import (
-    ConfigError,
-    asks_for_help,
-    help_text,
-    parse_command_line,
-    pop_positional,
-)
+from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
+from genen_core.config import ConfigError
 from genen_core.store import StoreError
 from genen_scale.local_ray import join_or_start
 from genen_scale.sweep.config import SweepConfig
