@@ -54,3 +54,11 @@ def test_unknown_key_in_file(tmp_path):
     f.write_text("[modle]\nhidden = 3\n")
     with pytest.raises(ConfigError, match="did you mean 'model'"):
         load_config(Outer, f)
+
+
+def test_exponent_without_dot_is_a_number():
+    # PyYAML (YAML 1.1) reads "1e-3" as a string; a float field must still take it.
+    cfg = load_config(Outer, None, ["--model.lr", "1e-3"])
+    assert cfg.model.lr == 1e-3
+    with pytest.raises(ConfigError, match="expected a number"):
+        load_config(Outer, None, ["--model.lr", "fast"])
