@@ -160,7 +160,9 @@ def epoch_seconds(
     features: str,
 ) -> dict:
     """Median seconds of a full-batch training step (forward + backward + Adam step) of
-    the ``gcn`` preset at width ``hidden``; run in a fresh process for its peak RSS."""
+    the ``gcn`` preset at width ``hidden``; run in a fresh process for its peak RSS.
+    ``impl``: ``ours``, ``ours-bf16`` (``scaling.precision bfloat16``: autocast) or
+    ``pyg`` (a plain ``GCNConv`` model on ``edge_index``)."""
     import dataclasses
     import time
 
@@ -180,7 +182,7 @@ def epoch_seconds(
     cfg = dataclasses.replace(PRESETS["gcn"], hidden=hidden)
     t0 = time.perf_counter()
     g = full_batch(csr, x)
-    if impl == "ours":
+    if impl.startswith("ours"):
         model = build_model(cfg, x.shape[1], t.num_outputs)
         adj = build_adjacency(cfg, g.edge_index, g.num_nodes)
         ax = propagate_input(adj, cfg, g.x)
@@ -194,9 +196,11 @@ def epoch_seconds(
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     times = []
+    bf16 = impl == "ours-bf16"
     for _ in range(epochs + 1):  # the first is warm-up
         s = time.perf_counter()
-        loss = t.loss(forward()[nodes], y)
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16, cache_enabled=False):
+            loss = t.loss(forward()[nodes], y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -211,6 +215,35 @@ def epoch_seconds(
         "nodes": store.num_nodes,
         "edges": csr.nnz,
     }
+
+
+def spmm_width(store_path: str, threads: int, hidden: int = 256, folds: int = 5) -> dict:
+    """Seconds of one SpMM over the real GO+PPI adjacency at width ``folds x hidden`` (the
+    stacked model's) against ``folds`` SpMMs at width ``hidden`` (folds one by one): what
+    stacking can save in propagation."""
+    import time
+
+    from genen_scale.models import PRESETS, build_adjacency
+    from genen_scale.sampling.loader import full_batch
+
+    torch.set_num_threads(threads)
+    store = GraphStore.open(store_path)
+    g = full_batch(store.csr("go_ppi"), np.zeros((store.num_nodes, 1), dtype=np.float32))
+    adj = build_adjacency(PRESETS["gcn"], g.edge_index, g.num_nodes)
+    narrow, wide = torch.randn(g.num_nodes, hidden), torch.randn(g.num_nodes, folds * hidden)
+
+    def best_of(x: torch.Tensor, n: int = 5) -> float:
+        adj.matmul(x)
+        times = []
+        for _ in range(n):
+            s = time.perf_counter()
+            adj.matmul(x)
+            times.append(time.perf_counter() - s)
+        return min(times)
+
+    one, stacked = best_of(narrow), best_of(wide)
+    return {"width": hidden, "folds": folds, "one_s": one, "stacked_s": stacked,
+            "saving": folds * one / stacked}  # fmt: skip
 
 
 def _in_subprocess(fn: str, **kw) -> dict:
@@ -256,7 +289,7 @@ def full_batch_section(args) -> dict:
             continue
         out["stores"][name] = {"path": str(path)}
         for hidden in args.hidden if "epoch" in args.parts else []:
-            for impl in ("ours", "pyg"):
+            for impl in ("ours", "ours-bf16", "pyg"):
                 key = f"{name} | hidden {hidden} | {impl}"
                 edges = GraphStore.open(path).csr("go_ppi").nnz
                 # GCNConv keeps ~3 [E, hidden] float tensors per layer in a training step.
@@ -282,7 +315,9 @@ def full_batch_section(args) -> dict:
         walls, infos = {}, {}
         for stack in ("false", "true"):
             walls[stack], infos[stack] = run_wall(base + fixed + ["--scaling.stack_folds", stack])
+        spmm = _in_subprocess("spmm_width", store_path=str(REAL_STORE), threads=args.threads)
         out["fold_stacking"] = {
+            "spmm": spmm,
             "folds": 5, "epochs": args.epochs, "sequential_s": walls["false"],
             "stacked_s": walls["true"], "ratio": walls["false"] / walls["true"],
             "test_auc_sequential": infos["false"]["summary"][0]["mean"],
@@ -290,8 +325,12 @@ def full_batch_section(args) -> dict:
             "checkpoint_overhead": {k: v["checkpoint_overhead"] for k, v in infos.items()},
         }  # fmt: skip
     if (REAL_STORE / "manifest.json").is_file() and "whole" in args.parts:
-        wall, info = run_wall(base)  # with a store given, the model defaults are preset gcn
-        out["whole_run"] = {"wall_s": wall, **info, "config": "preset gcn, 5 folds, early stopping"}
+        # With a store given, the model defaults are preset gcn.
+        wall, info = run_wall(base + ["--scaling.precision", args.whole_precision])
+        out["whole_run"] = {
+            "wall_s": wall, **info, "precision": args.whole_precision,
+            "config": f"preset gcn, 5 folds, early stopping, {args.whole_precision}",
+        }  # fmt: skip
     return out
 
 
@@ -343,6 +382,8 @@ def main_full_batch(argv: list[str]) -> dict:
     p.add_argument("--hidden", type=json.loads, default=[64, 256])
     p.add_argument("--epochs", type=int, default=5, help="timed epochs (after one warm-up)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--whole-precision", default="float32", choices=["float32", "bfloat16"],
+                   help="scaling.precision of the whole 5-fold run")  # fmt: skip
     p.add_argument("--pyg-max-gb", type=float, default=6.0,
                    help="skip the edge_index model where its messages would need more")  # fmt: skip
     p.add_argument("--out-dir", default=str(HERE / "out" / "train-full"))

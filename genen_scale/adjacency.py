@@ -167,6 +167,10 @@ class Adjacency:
             if self.const is None:
                 raise ValueError("Adjacency.matmul: no values given and none cached")
             values = self.const
+        if x.dtype != values.dtype:
+            # Under bfloat16 autocast the dense input arrives in bfloat16; torch's CSR SpMM
+            # has no bfloat16 kernel on the CPU, and float32 accumulation is wanted anyway.
+            x = x.to(values.dtype)
         return _SpMM.apply(values, x, self)
 
     def to(self, device: torch.device) -> Adjacency:
@@ -174,6 +178,11 @@ class Adjacency:
             k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()
         }
         return Adjacency(**moved)
+
+
+def _no_autocast(t: Tensor):
+    # Autocast would hand the sparse matmul bfloat16 (no CPU kernel): SpMM stays float32.
+    return torch.autocast(t.device.type, enabled=False)
 
 
 def _csr(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
@@ -185,12 +194,17 @@ class _SpMM(torch.autograd.Function):
     def forward(ctx, values: Tensor, x: Tensor, adj: Adjacency) -> Tensor:
         ctx.adj = adj
         ctx.save_for_backward(values, x)
-        return _csr(adj.crow, adj.col, values.to(x.dtype), adj.num_nodes) @ x
+        with _no_autocast(x):
+            return _csr(adj.crow, adj.col, values.to(x.dtype), adj.num_nodes) @ x
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         values, x = ctx.saved_tensors
-        adj: Adjacency = ctx.adj
+        with _no_autocast(grad):
+            return _SpMM._grads(ctx, values, x, ctx.adj, grad)
+
+    @staticmethod
+    def _grads(ctx, values: Tensor, x: Tensor, adj: Adjacency, grad: Tensor):
         grad_values = grad_x = None
         if ctx.needs_input_grad[1]:
             t_values = values.to(grad.dtype)[adj.t_perm]

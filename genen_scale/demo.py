@@ -19,7 +19,10 @@ degree ~60 on ``go_ppi``), so four hops of the paper's GCN average almost every 
 into one and the model falls to chance, while two hops (one hidden layer) keep it well
 above the text-only baseline; at a learning rate of 0.03 every fold learns within the
 patience (at 0.01 some folds stop on an early validation peak, measured). Fewer epochs
-keep the run about a minute.
+keep the run short, and it trains in process (Ray Train's local mode,
+``scaling.num_workers 0``: the same training loop): starting a local Ray and a Train
+worker takes ~25 s on two cores, longer than the demo's training (measured:
+``benchmarks/README.md``). ``--scaling.num_workers 1`` runs it on a Ray Train worker.
 """
 
 from __future__ import annotations
@@ -37,7 +40,13 @@ from ingest.sources import SourcesConfig
 log = logging.getLogger(__name__)
 
 DEMO_PRESET = "demo"
-DEMO_DEFAULTS = {"model.layers": 1, "optim.lr": 0.03, "optim.epochs": 60, "optim.patience": 20}
+DEMO_DEFAULTS = {
+    "model.layers": 1,
+    "optim.lr": 0.03,
+    "optim.epochs": 60,
+    "optim.patience": 20,
+    "scaling.num_workers": 0,
+}
 
 
 def demo_overrides(file_config: dict, args: list[str]) -> list[str]:

@@ -92,3 +92,11 @@ def test_positional_word_comes_first():
     assert args == ["--force"] and pop_option(args, "--out") is None
     with pytest.raises(ConfigError, match="give STORE first"):
         pop_positional(["--force"], "STORE")
+
+
+def test_exponent_without_dot_is_a_number():
+    # PyYAML (YAML 1.1) reads "1e-3" as a string; a float field must still take it.
+    cfg = load_config(Outer, None, ["--model.lr", "1e-3"])
+    assert cfg.model.lr == 1e-3
+    with pytest.raises(ConfigError, match="expected a number"):
+        load_config(Outer, None, ["--model.lr", "fast"])

@@ -166,8 +166,12 @@ def train_loop_per_worker(config: dict) -> None:
     groups = [pending] if stack else [[f] for f in pending]
     if env.rank == 0 and stack:
         log.info("training folds %s together as one stacked model", [f.index for f in pending])
+    # Autocast covers every forward pass; backward ops follow the forward's dtypes. Its
+    # weight-cast cache lives as long as the context, i.e. across optimiser steps: off.
+    bf16 = cfg.scaling.precision == "bfloat16"
     for group in groups:
-        outputs = _train_group(cfg, spec, env, inputs, batches, group, saved, stack, done)
+        with torch.autocast(env.device.type, torch.bfloat16, enabled=bf16, cache_enabled=False):
+            outputs = _train_group(cfg, spec, env, inputs, batches, group, saved, stack, done)
         for out in outputs:
             if env.rank == 0:
                 save_fold(run_dir, out)
