@@ -76,9 +76,14 @@ class StackedGCN(nn.Module):
         out[head], out["head.bias"] = self.weights[-1][k], self.biases[-1][k]
         return {name: t.detach().cpu().clone() for name, t in out.items()}
 
-    def _layer(self, i: int, h: Tensor, adj: Adjacency | None, propagated: bool) -> Tensor:
-        """Layer ``i`` of every model: ``h`` is ``[N, in]`` (shared) or ``[N, K, in]``."""
+    def _layer(
+        self, i: int, h: Tensor, adj: Adjacency | None, propagated: bool, models: Tensor | None
+    ) -> Tensor:
+        """Layer ``i`` of the models ``models`` (None: all): ``h`` is ``[N, in]`` (shared)
+        or ``[N, K, in]``."""
         w, b = self.weights[i], self.biases[i]
+        if models is not None:
+            w, b = w[models], b[models]
         k, out_dim = w.shape[0], w.shape[1]
         if h.dim() == 2:
             y = h @ w.reshape(k * out_dim, -1).t()  # one matmul for all K: [N, K*out]
@@ -109,23 +114,29 @@ class StackedGCN(nn.Module):
         adj: Adjacency,
         ax: Tensor | None = None,
         generators: list[torch.Generator] | None = None,
+        models: list[int] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Outputs and last hidden layers of all K models over the whole graph.
+        """Outputs and last hidden layers of the stacked models over the whole graph.
 
         Args:
             x: Node features (shared by all models).
             adj: The graph's adjacency with cached values
                 (:func:`~genen_scale.models.build_adjacency`).
             ax: ``adj.matmul(x)``, precomputed; the first layer then skips propagation.
-            generators: One dropout stream per model (the lone models' streams).
+            generators: One dropout stream per computed model (the lone models' streams).
+            models: Which of the K models to compute (None: all). Folds that have stopped
+                early drop out of the pass, so the last folds to stop do not pay for the
+                others; a model's outputs do not depend on which others are computed.
 
         Shapes:
-            x, ax: ``[N, in_dim]`` -> ``[N, K, out_dim]``, ``[N, K, hidden]``.
+            x, ax: ``[N, in_dim]`` -> ``[N, K', out_dim]``, ``[N, K', hidden]`` (``K'``:
+            the models computed, in the order of ``models``).
         """
         act = F.relu
-        h = act(self._layer(0, x if ax is None else ax, adj, propagated=ax is not None))
+        idx = None if models is None else torch.tensor(models, device=x.device)
+        h = act(self._layer(0, x if ax is None else ax, adj, ax is not None, idx))
         for i in range(1, self.cfg.layers):
-            h = act(self._layer(i, self._dropout(h, generators), adj, propagated=False))
+            h = act(self._layer(i, self._dropout(h, generators), adj, False, idx))
         z = self._dropout(h, generators)
         head_adj = adj if self.cfg.output == "conv" else None
-        return self._layer(self.cfg.layers, z, head_adj, propagated=False), h
+        return self._layer(self.cfg.layers, z, head_adj, False, idx), h

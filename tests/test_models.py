@@ -223,3 +223,26 @@ def test_sparse_adjacency_equals_edge_index_path(edge_weight, output):
         torch.testing.assert_close(got[3], ref[3], rtol=1e-4, atol=1e-5)
     if edge_weight == "learned":
         assert ref[2]["edge_logit"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("output", ["conv", "linear"])
+def test_stacked_subset_computes_those_models_alone(graph, output):
+    """``StackedGCN(models=[...])``: the chosen models' outputs, as in the full pass, with
+    gradients only in their slices (stopped folds drop out of the pass)."""
+    from genen_scale.stacked import StackedGCN
+
+    csr, x, data = graph
+    cfg = small_cfg("gcn", output, "none", dropout=0.0)
+    adj = build_adjacency(cfg, data.edge_index, data.num_nodes)
+    models = []
+    for k in range(4):
+        torch.manual_seed(k)
+        models.append(build_model(cfg, x.shape[1], 3))
+    stack = StackedGCN.from_models(models).eval()
+    full, h_full = stack(data.x, adj)
+    sub, h_sub = stack(data.x, adj, models=[3, 1])
+    torch.testing.assert_close(sub, full[:, [3, 1]])
+    torch.testing.assert_close(h_sub, h_full[:, [3, 1]])
+    sub.sum().backward()
+    for w in stack.weights:
+        assert w.grad[[0, 2]].abs().sum() == 0 and w.grad[[1, 3]].abs().sum() > 0

@@ -5,8 +5,9 @@ whole graph: every layer's SpMM serves all folds. Per fold it does what
 :func:`~genen_scale.training.loop.train_fold` does in full batch — the same seed order,
 dropout stream, loss, early stopping and kept model — so a fold's result equals training
 it alone (up to float reassociation). A fold that has stopped keeps its place in the
-stack (its slice no longer enters the loss and its kept weights are a snapshot) until
-every fold has stopped. Each fold then ends as a lone model through
+stack's parameters (so checkpoints keep one shape) but drops out of the passes: its kept
+weights are a snapshot, and the last folds to stop pay only for themselves. Once every
+fold has stopped, each ends as a lone model through
 :func:`~genen_scale.training.evaluation.finish_fold`.
 
 Sampled mode trains fold by fold: a sampled batch holds one fold's seeds.
@@ -72,15 +73,16 @@ def train_folds_stacked(
         b = batches.whole_graph(torch.from_numpy(task.nodes))
         wait = time.perf_counter() - start
         stack.train()
-        gens, seeds = [], []
-        for k, fold in enumerate(folds):
-            order, s = epoch_seeds(fold, seed, states[k].epoch, env)
+        gens, seeds = [], {}
+        for k in active:
+            order, s = epoch_seeds(folds[k], seed, states[k].epoch, env)
             gens.append(torch.Generator(env.device).manual_seed(s))
-            seeds.append(order)
-        out, _ = stack(b.x, b.adj, b.ax, gens)
+            seeds[k] = order
+        # Only the folds still training are computed (stopped ones keep their snapshot).
+        out, _ = stack(b.x, b.adj, b.ax, gens, models=active)
         losses = [
-            task.loss(out[torch.from_numpy(task.nodes[seeds[k]]), k], y[seeds[k]].to(env.device))
-            for k in active
+            task.loss(out[torch.from_numpy(task.nodes[seeds[k]]), j], y[seeds[k]].to(env.device))
+            for j, k in enumerate(active)
         ]
         optimizer.zero_grad(set_to_none=True)
         torch.stack(losses).sum().backward()
@@ -117,13 +119,13 @@ def _val_scores(stack, b, inputs: RunInputs, folds, active, has_val, primary) ->
     if not any(has_val[k] for k in active):
         return dict.fromkeys(active)
     unwrap(stack).eval()
-    out, _ = unwrap(stack)(b.x, b.adj, b.ax)
+    out, _ = unwrap(stack)(b.x, b.adj, b.ax, models=active)
     scores = {}
-    for k in active:
+    for j, k in enumerate(active):
         if not has_val[k]:
             scores[k] = None
             continue
         val = folds[k].val
-        logits = out[torch.from_numpy(task.nodes[val]), k]
+        logits = out[torch.from_numpy(task.nodes[val]), j]
         scores[k] = evaluate(task.kind, task.y[val], task.scores(logits))[primary]
     return scores
