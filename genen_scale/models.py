@@ -20,6 +20,7 @@ the last hidden layer apart from the output layer or a per-edge learned weight.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -302,8 +303,25 @@ def dropout(x: Tensor, p: float, training: bool, generator: torch.Generator | No
     fold-stacked model (:mod:`genen_scale.stacked`) draw the very masks of a lone model."""
     if not training or p == 0.0:
         return x
-    keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
-    return x * keep.div_(1.0 - p)
+    keep = keep_mask(x.shape, 1.0 - p, generator, x.device)
+    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))
+
+
+def keep_mask(
+    shape: tuple[int, ...], keep: float, generator: torch.Generator | None, device: torch.device
+) -> Tensor:
+    """A Bernoulli(``keep``) mask at 16-bit resolution (exact for ``keep`` = 0.5).
+
+    Drawn as uniform 64-bit words, each read as four 16-bit numbers: torch's
+    ``bernoulli_`` with a generator draws one number per element, one at a time (measured
+    on the real GO+PPI graph: 250 ms for a ``[64k, 256]`` mask on 2 cores, a quarter of a
+    stacked GCN epoch); this is about 3x cheaper.
+    """
+    n = math.prod(shape)
+    words = torch.empty(-(-n // 4), dtype=torch.int64, device=device)
+    words.random_(-(2**63), None, generator=generator)  # every 64-bit pattern alike
+    uniform16 = words.view(torch.int16)[:n].view(shape)  # uniform on [-32768, 32767]
+    return uniform16 < round(keep * 65536) - 32768
 
 
 def build_model(

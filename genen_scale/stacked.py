@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genen_scale.adjacency import Adjacency
-from genen_scale.models import GenenGNN, ModelConfig, dropout
+from genen_scale.models import GenenGNN, ModelConfig, dropout, keep_mask
 
 
 def can_stack(cfg: ModelConfig) -> bool:
@@ -103,10 +103,8 @@ class StackedGCN(nn.Module):
         p = self.cfg.dropout
         keep = torch.empty_like(h)
         for k, g in enumerate(generators):
-            keep[:, k] = torch.empty(h.shape[0], h.shape[2], device=h.device).bernoulli_(
-                1.0 - p, generator=g
-            )
-        return h * keep.div_(1.0 - p)
+            keep[:, k] = keep_mask((h.shape[0], h.shape[2]), 1.0 - p, g, h.device)
+        return h * keep.mul_(1.0 / (1.0 - p))
 
     def forward(
         self,

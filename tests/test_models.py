@@ -246,3 +246,14 @@ def test_stacked_subset_computes_those_models_alone(graph, output):
     sub.sum().backward()
     for w in stack.weights:
         assert w.grad[[0, 2]].abs().sum() == 0 and w.grad[[1, 3]].abs().sum() > 0
+
+
+def test_keep_mask_is_bernoulli_and_follows_its_generator():
+    from genen_scale.models import keep_mask
+
+    draw = lambda keep, seed: keep_mask((400, 300), keep, torch.Generator().manual_seed(seed), None)  # noqa: E731
+    for keep in (0.5, 0.8, 0.9):
+        m = draw(keep, 0)
+        assert m.dtype == torch.bool and abs(m.float().mean().item() - keep) < 0.005
+        assert abs(m[:, :1].float().mean() - m[:, -1:].float().mean()) < 0.1  # no column bias
+    assert torch.equal(draw(0.5, 3), draw(0.5, 3)) and not torch.equal(draw(0.5, 3), draw(0.5, 4))
