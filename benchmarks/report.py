@@ -186,6 +186,11 @@ def render_train_full_batch(r: dict) -> str:
             f"| {cell(pyg, 'peak_rss_mb', 1024, '{:.2f}')} |"
         )
     skipped = [f"{k}: {m['skipped']}" for k, m in epoch.items() if "skipped" in m]
+    skipped += [
+        f"{name}: not measured, no store at {s['path']} on this machine in this run"
+        for name, s in r.get("stores", {}).items()
+        if s.get("missing")
+    ]
     if skipped:
         lines += ["", *[f"- {s}" for s in skipped]]
     fs = r.get("fold_stacking")

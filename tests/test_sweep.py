@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from train_helpers import FEATURES, train_store
+from train_helpers import FEATURES, SWEEP, train_store
 
 from genen_core.config import ConfigError, load_config
 from genen_scale.report.cli import ReportConfig, build_report
@@ -21,32 +21,6 @@ from genen_scale.sweep.runner import run_sweep
 from genen_scale.sweep.trial import ROWS, VOLATILE_COLUMNS, trial_dir
 
 REPO = Path(__file__).resolve().parents[1]
-
-# Four small trials: a GCN and the logistic-regression baseline, unmasked and half masked.
-SWEEP = """
-output_dir = "{out}"
-num_cpus = 2
-[train]
-data.store = "{store}"
-data.features = "{features}"
-data.graph = "ppi"
-data.fanouts = [5, 5]
-data.batch_size = 64
-model.layers = 1
-model.hidden = 16
-optim.lr = 0.01
-optim.epochs = 3
-optim.patience = 3
-eval.folds = 3
-eval.folds_to_run = [0, 1]
-[resources]
-cpus_per_trial = 1
-[[grid]]
-tasks = ["toy_binary"]
-graphs = ["go_ppi"]
-models = ["gcn", "logreg"]
-mask_rates = [0.0, 0.5]
-"""
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""``ray job submit`` of the training entry point to a local head node started for the test."""
+"""``ray job submit`` of the training and sweep entry points to a local head node started
+for the test: both run unchanged on the job's cluster."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from train_helpers import small_args, train_store
+from train_helpers import FEATURES, SWEEP, small_args, train_store
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -58,7 +60,28 @@ def stop_group(head: subprocess.Popen) -> None:
         pass  # the group is gone already
 
 
-def test_ray_job_submit_trains_and_writes_results(tmp_path):
+def submit_job(dash: int, env: dict, *command: str) -> subprocess.CompletedProcess:
+    """``ray job submit -- COMMAND`` to the head's dashboard; its completed process."""
+    submit = [
+        str(RAY), "job", "submit", "--address", f"http://127.0.0.1:{dash}",
+        "--working-dir", ".", "--", *command,
+    ]  # fmt: skip
+    # The head enables token authentication; the client sends the token only when told.
+    auth = {**env, "RAY_AUTH_MODE": "token"}
+    for _ in range(30):
+        job = subprocess.run(
+            submit, cwd=REPO, env=auth, capture_output=True, text=True, timeout=240
+        )
+        # The dashboard answers before its job agent has registered; nothing was
+        # submitted then, so trying again is safe.
+        if "No available agent" not in job.stderr:
+            break
+        time.sleep(2)
+    assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
+    return job
+
+
+def test_ray_job_submit_trains_and_sweeps(tmp_path):
     store = train_store(tmp_path / "store")
     out = tmp_path / "out"
     gcs, dash = free_port(), free_port()
@@ -104,33 +127,16 @@ def test_ray_job_submit_trains_and_writes_results(tmp_path):
             "--run_name",
             "job",
         )
-        submit = [
-            str(RAY),
-            "job",
-            "submit",
-            "--address",
-            f"http://127.0.0.1:{dash}",
-            "--working-dir",
-            ".",
-            "--",
-            "python",
-            "-m",
-            "genen_scale.train",
-            *train,
-        ]
-        # The head enables token authentication; the client sends the token only when told.
-        auth = {**env, "RAY_AUTH_MODE": "token"}
-        for _ in range(30):
-            job = subprocess.run(
-                submit, cwd=REPO, env=auth, capture_output=True, text=True, timeout=240
-            )
-            # The dashboard answers before its job agent has registered; nothing was
-            # submitted then, so trying again is safe.
-            if "No available agent" not in job.stderr:
-                break
-            time.sleep(2)
-        assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
+        job = submit_job(dash, env, "python", "-m", "genen_scale.train", *train)
         assert "| toy_binary | gcn | ppi |" in job.stdout
+        sweep_file = tmp_path / "sweep.toml"
+        sweep_file.write_text(
+            SWEEP.format(out=tmp_path / "sweep", store=store.path, features=FEATURES)
+        )
+        sweep = submit_job(dash, env, "python", "-m", "genen_scale.sweep", str(sweep_file))
+        # It joined the job's cluster instead of starting a Ray of its own.
+        logs = sweep.stdout + sweep.stderr
+        assert "Connected to Ray cluster" in logs and "Started a local Ray" not in logs
     finally:
         stop_group(head)
         shutil.rmtree(ray_tmp, ignore_errors=True)
@@ -138,3 +144,7 @@ def test_ray_job_submit_trains_and_writes_results(tmp_path):
     history = json.loads((run_dir / "history.json").read_text())["0"]
     assert len(history) == 3 and (run_dir / "embeddings.npy").is_file()
     assert (run_dir / "ray" / "train").is_dir()  # trained by Ray Train workers, not in process
+    rows = pd.read_parquet(tmp_path / "sweep" / "results.parquet")
+    # 2 models x 2 mask rates, 2 folds each
+    assert sorted(rows["model"].unique()) == ["gcn", "logreg"] and len(rows) == 8
+    assert rows["auc"].notna().all()

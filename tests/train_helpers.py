@@ -79,3 +79,30 @@ def small_args(store: GraphStore, out: Path, *extra: str) -> list[str]:
 
 def small_config(store: GraphStore, out: Path, *extra: str) -> TrainConfig:
     return load_config(TrainConfig, None, small_args(store, out, *extra))
+
+
+# A sweep of four small trials: a GCN and the logistic-regression baseline, unmasked and half masked.
+SWEEP = """
+output_dir = "{out}"
+num_cpus = 2
+[train]
+data.store = "{store}"
+data.features = "{features}"
+data.graph = "ppi"
+data.fanouts = [5, 5]
+data.batch_size = 64
+model.layers = 1
+model.hidden = 16
+optim.lr = 0.01
+optim.epochs = 3
+optim.patience = 3
+eval.folds = 3
+eval.folds_to_run = [0, 1]
+[resources]
+cpus_per_trial = 1
+[[grid]]
+tasks = ["toy_binary"]
+graphs = ["go_ppi"]
+models = ["gcn", "logreg"]
+mask_rates = [0.0, 0.5]
+"""

@@ -187,10 +187,11 @@ class ScaleConfig:
     training each fold alone. Sampled runs, GAT and learned edge weights go fold by fold."""
     precision: Literal["float32", "bfloat16"] = "float32"
     """Matmul precision of training and inference. ``bfloat16``: mixed precision
-    (``torch.autocast``): the dense feature transforms run in bfloat16 (on CPUs with AMX
-    or AVX512-BF16, and on GPUs, several times faster at hidden 256) while weights,
-    optimiser, sparse propagation, losses and outputs stay float32. ``float32`` is exact
-    (the stacked-fold and resume equivalences hold to float tolerance only there)."""
+    (``torch.autocast``): the dense feature transforms run in bfloat16 while weights,
+    optimiser, sparse propagation, losses and outputs stay float32. Measured on a 2-core
+    AMX CPU (real GO+PPI, hidden 256): only 1.1x per step, which memory traffic and the
+    sparse propagation bound there (``benchmarks/README.md``); GPUs gain more. ``float32``
+    is exact (the stacked-fold and resume equivalences hold to float tolerance only there)."""
     checkpoint_every: int = 5
     """Epochs between checkpoints (and one at every fold's end); Ray Train hears of the run
     only then. A checkpoint holds only model, optimiser and fold counters, but a Ray Train
