@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ingest.errors import IngestError
-from ingest.string_db import SQL_DIR, _check_header, _compression, _read_error
+from ingest.string_files import check_header, detect_compression, read_error, read_sql
 
 log = logging.getLogger(__name__)
 
@@ -348,24 +348,23 @@ def read_alias_claims(path: Path, info: pa.Table, con: duckdb.DuckDBPyConnection
     Identifier values that do not look like their type (a symbol under an Entrez source)
     are dropped, since a few STRING sources mix both.
     """
-    _check_header(path, ALIASES_HEADER, "\t", "protein.aliases")
-    compression = _compression(path)
-    params = {"path": str(path), "compression": compression}
+    check_header(path, ALIASES_HEADER, "\t", "protein.aliases")
+    params = {"path": str(path), "compression": detect_compression(path)}
     try:
-        con.execute((SQL_DIR / "string_aliases_staging.sql").read_text())
+        con.execute(read_sql("string_aliases_staging.sql"))
         listed = "SELECT DISTINCT source FROM string_aliases($path, $compression)"
         sources = [s for (s,) in con.execute(listed, params).fetchall() if s is not None]
         kinds = {s: k for s in sources if (k := classify_source(s)) is not None}
         con.register("string_info", info)
         try:
             rows = con.execute(
-                (SQL_DIR / "string_aliases.sql").read_text(), {**params, "sources": sorted(kinds)}
+                read_sql("string_aliases.sql"), {**params, "sources": sorted(kinds)}
             ).df()
         finally:
             con.unregister("string_info")
             con.execute("DROP MACRO TABLE IF EXISTS string_aliases")
     except duckdb.Error as e:
-        raise _read_error(path, e) from e
+        raise read_error(path, e) from e
     kind = rows["source"].map(kinds)
     rows["id_type"] = kind.map(lambda k: k[0])
     rows["rank"] = kind.map(lambda k: int(k[1]))

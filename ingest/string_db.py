@@ -6,8 +6,8 @@ line back as one int64 (``sql/string_links_packed.sql``)::
 
     (row << row_shift) | (col << 10) | combined_score        row_shift = 10 + bits(num_nodes)
 
-so that the rest is a few passes of NumPy over flat int64 arrays, with no edge ever held
-as a Python object:
+so that the rest is a few passes of NumPy over flat int64 arrays
+(:mod:`ingest.packed_edges`), with no edge ever held as a Python object:
 
 * sort the packed lines (dropped lines carry negative codes, so they sort first and are
   counted with a binary search, never copied);
@@ -23,9 +23,7 @@ per line plus the outputs (8 bytes per edge) while these are written.
 
 from __future__ import annotations
 
-import gzip
 import logging
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,24 +34,26 @@ from tqdm.auto import tqdm
 
 from genen_core.store import CSR
 from ingest.errors import IngestError
+from ingest.packed_edges import (
+    MAX_SCORE,
+    SCORE_BITS,
+    GrowingArray,
+    blocks_equal,
+    keep_max_per_key,
+    reverse_edges,
+    unpack,
+)
+from ingest.string_files import check_header, detect_compression, fetch_arrow, read_error, read_sql
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).parent / "sql"
 PPI_ETYPE = 0
 LINKS_HEADER = ("protein1", "protein2", "combined_score")
 INFO_HEADER = ("#string_protein_id", "preferred_name", "protein_size", "annotation")
-SCORE_BITS = 10  # combined_score is 0..1000 < 2**10
-MAX_SCORE = 1000
 # Negative codes of dropped lines, as assigned in string_links_packed.sql.
 BAD, OUTSIDE, BELOW_THRESHOLD, SELF_LOOP = -1, -2, -3, -4
-# Elements per block in the NumPy passes: small enough that the scratch buffers stay in
-# cache and are allocated once (fresh full-size temporaries cost more in page faults
-# than the arithmetic itself).
-BLOCK = 1 << 20
 BATCH_ROWS = 1 << 20
 _SHOW = 5
-_GZIP_MAGIC = b"\x1f\x8b"
 INFO_SCHEMA = pa.schema(
     [
         ("protein_id", pa.string()),
@@ -79,17 +79,17 @@ def read_protein_info(path: Path, con: duckdb.DuckDBPyConnection | None = None) 
             duplicated protein id; the message names the file and the ids.
     """
     path = Path(path)
-    _check_header(path, INFO_HEADER, "\t", "protein.info")
+    check_header(path, INFO_HEADER, "\t", "protein.info")
     own = con is None
     con = duckdb.connect() if own else con
     try:
-        info = _fetch_arrow(
-            con, path, "string_protein_info.sql", {"compression": _compression(path)}
+        info = fetch_arrow(
+            con, path, "string_protein_info.sql", {"compression": detect_compression(path)}
         )
         info = info.cast(INFO_SCHEMA)
         con.register("string_info", info)
         try:
-            problems = con.execute(_sql("string_info_checks.sql")).fetchall()
+            problems = con.execute(read_sql("string_info_checks.sql")).fetchall()
         finally:
             con.unregister("string_info")
     finally:
@@ -175,7 +175,7 @@ def links_to_csr(
         con.register("string_nodes_arrow", nodes)
         try:
             con.execute("CREATE OR REPLACE TEMP TABLE string_nodes AS FROM string_nodes_arrow")
-            con.execute(_sql("string_links_staging.sql"))
+            con.execute(read_sql("string_links_staging.sql"))
             lines = _scan(con, links, min_score, shift)
             counts = _count_codes(lines)
             if counts[BAD]:
@@ -236,17 +236,17 @@ def _protein_nodes(
 
 def _scan(con: duckdb.DuckDBPyConnection, links: Path, min_score: int, shift: int) -> np.ndarray:
     """Stream the packed lines out of DuckDB into one int64 array, sorted."""
-    _check_header(links, LINKS_HEADER, " ", "protein.links")
+    check_header(links, LINKS_HEADER, " ", "protein.links")
     params = {
         "path": str(links),
-        "compression": _compression(links),
+        "compression": detect_compression(links),
         "min_score": min_score,
         "row_shift": shift,
     }
-    packed = _Growing()
+    packed = GrowingArray()
     with tqdm(desc=f"read {links.name}", unit=" lines", unit_scale=True, disable=None) as bar:
         try:
-            reader = con.sql(_sql("string_links_packed.sql"), params=params).to_arrow_reader(
+            reader = con.sql(read_sql("string_links_packed.sql"), params=params).to_arrow_reader(
                 BATCH_ROWS
             )
             for batch in reader:
@@ -254,35 +254,10 @@ def _scan(con: duckdb.DuckDBPyConnection, links: Path, min_score: int, shift: in
                 packed.append(batch.column(0).to_numpy())
                 bar.update(batch.num_rows)
         except duckdb.Error as e:
-            raise _read_error(links, e, columns=len(LINKS_HEADER)) from e
+            raise read_error(links, e, columns=len(LINKS_HEADER)) from e
     lines = packed.array()
     lines.sort()
     return lines
-
-
-class _Growing:
-    """An int64 array filled batch by batch, without the 2x peak of a final concatenate.
-
-    Capacity doubles with ``ndarray.resize``, which reallocates in place (``mremap`` for
-    large blocks on Linux: no copy), and pages beyond the filled part are never touched,
-    so they cost no resident memory.
-    """
-
-    def __init__(self, capacity: int = 1 << 22) -> None:
-        self._data = np.empty(capacity, np.int64)
-        self._size = 0
-
-    def append(self, values: np.ndarray) -> None:
-        end = self._size + len(values)
-        if end > len(self._data):
-            self._data.resize(max(2 * len(self._data), end), refcheck=False)
-        self._data[self._size : end] = values
-        self._size = end
-
-    def array(self) -> np.ndarray:
-        """The filled part; the object must not be appended to afterwards."""
-        self._data.resize(self._size, refcheck=False)
-        return self._data
 
 
 def _count_codes(packed: np.ndarray) -> dict[int, int]:
@@ -302,12 +277,12 @@ def _symmetric_edges(
     """
     dropped = sum(counts.values())
     kept = len(lines) - dropped  # lines that become edges: self-loops are dropped too
-    fwd = _keep_max_per_key(lines[dropped:])
-    rev = _reversed(fwd, shift)
+    fwd = keep_max_per_key(lines[dropped:])
+    rev = reverse_edges(fwd, shift)
     rev.sort()
     directed = len(fwd)
     mismatched = 0
-    if _blocks_equal(fwd, rev):
+    if blocks_equal(fwd, rev):
         edges = fwd
     else:
         union = np.concatenate([fwd, rev])
@@ -317,7 +292,7 @@ def _symmetric_edges(
         # a different score than its reverse (each such pair counts in both directions).
         same_key = (union[1:] >> SCORE_BITS) == (union[:-1] >> SCORE_BITS)
         mismatched = int(np.count_nonzero(same_key & (union[1:] != union[:-1]))) // 2
-        edges = _keep_max_per_key(union)
+        edges = keep_max_per_key(union)
         log.warning(
             "links file: %d gene pair(s) listed in one direction only, %d with a different "
             "score in each direction; using both directions with the higher score",
@@ -337,75 +312,9 @@ def _symmetric_edges(
 def _packed_to_csr(edges: np.ndarray, num_nodes: int, shift: int) -> CSR:
     """Sorted unique packed edges -> CSR (row starts by binary search, no row array)."""
     indptr = np.searchsorted(edges, np.arange(num_nodes + 1, dtype=np.int64) << shift)
-    indices, weight = _unpack(edges, shift)
+    indices, weight = unpack(edges, shift)
     etype = np.full(len(edges), PPI_ETYPE, dtype=np.int8)
     return CSR(indptr.astype(np.int64, copy=False), indices, weight, etype)
-
-
-def _keep_max_per_key(packed: np.ndarray) -> np.ndarray:
-    """Of each run of equal ``(row, col)`` in sorted ``packed``, keep the last (max score).
-
-    Returns ``packed`` itself when every key is unique (the usual case), else a copy.
-    """
-    if len(packed) < 2:
-        return packed
-    a = np.empty(min(BLOCK, len(packed) - 1), np.int64)
-    b = np.empty_like(a)
-    drop = []
-    for start in range(0, len(packed) - 1, BLOCK):
-        stop = min(start + BLOCK, len(packed) - 1)
-        k = stop - start
-        np.right_shift(packed[start:stop], SCORE_BITS, out=a[:k])
-        np.right_shift(packed[start + 1 : stop + 1], SCORE_BITS, out=b[:k])
-        hit = np.flatnonzero(a[:k] == b[:k])
-        if hit.size:
-            drop.append(hit + start)
-    if not drop:
-        return packed
-    return np.delete(packed, np.concatenate(drop))
-
-
-def _blocks_equal(x: np.ndarray, y: np.ndarray) -> bool:
-    if len(x) != len(y):
-        return False
-    return all(np.array_equal(x[s : s + BLOCK], y[s : s + BLOCK]) for s in range(0, len(x), BLOCK))
-
-
-def _reversed(packed: np.ndarray, shift: int) -> np.ndarray:
-    """The same packed edges with row and column swapped (same order, so unsorted)."""
-    out = np.empty_like(packed)
-    buf = np.empty(min(BLOCK, len(packed)), np.int64)
-    col_mask = (1 << (shift - SCORE_BITS)) - 1
-    for start in range(0, len(packed), BLOCK):
-        stop = min(start + BLOCK, len(packed))
-        src, dst, tmp = packed[start:stop], out[start:stop], buf[: stop - start]
-        np.right_shift(src, shift, out=dst)  # row ...
-        np.left_shift(dst, SCORE_BITS, out=dst)  # ... becomes the column
-        np.bitwise_and(src, (1 << SCORE_BITS) - 1, out=tmp)
-        np.bitwise_or(dst, tmp, out=dst)  # score
-        np.right_shift(src, SCORE_BITS, out=tmp)
-        np.bitwise_and(tmp, col_mask, out=tmp)  # column ...
-        np.left_shift(tmp, shift, out=tmp)  # ... becomes the row
-        np.bitwise_or(dst, tmp, out=dst)
-    return out
-
-
-def _unpack(packed: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices (int32) and ``score / 1000`` weights (float32) of packed edges."""
-    indices = np.empty(len(packed), np.int32)
-    weight = np.empty(len(packed), np.float32)
-    buf = np.empty(min(BLOCK, len(packed)), np.int64)
-    col_mask = (1 << (shift - SCORE_BITS)) - 1
-    for start in range(0, len(packed), BLOCK):
-        stop = min(start + BLOCK, len(packed))
-        k = stop - start
-        np.right_shift(packed[start:stop], SCORE_BITS, out=buf[:k])
-        np.bitwise_and(buf[:k], col_mask, out=buf[:k])
-        indices[start:stop] = buf[:k]
-        np.bitwise_and(packed[start:stop], (1 << SCORE_BITS) - 1, out=buf[:k])
-        weight[start:stop] = buf[:k]
-    np.divide(weight, np.float32(MAX_SCORE), out=weight)
-    return indices, weight
 
 
 def _raise_bad_lines(links: Path, info: Path, nodes: pa.Table, total: int) -> None:
@@ -415,9 +324,9 @@ def _raise_bad_lines(links: Path, info: Path, nodes: pa.Table, total: int) -> No
     try:
         con.execute("SET threads = 1")
         con.register("string_nodes", nodes)
-        con.execute(_sql("string_links_staging.sql"))
-        params = {"path": str(links), "compression": _compression(links), "limit": _SHOW}
-        rows = con.execute(_sql("string_links_bad_lines.sql"), params).fetchall()
+        con.execute(read_sql("string_links_staging.sql"))
+        params = {"path": str(links), "compression": detect_compression(links), "limit": _SHOW}
+        rows = con.execute(read_sql("string_links_bad_lines.sql"), params).fetchall()
     finally:
         con.close()
     shown = "; ".join(f"line {line}: {problem}" for line, problem in rows)
@@ -427,81 +336,3 @@ def _raise_bad_lines(links: Path, info: Path, nodes: pa.Table, total: int) -> No
         f"listed in {info.name} and an integer combined_score in 0..{MAX_SCORE}: use the "
         "links and protein.info files of the same STRING release and species"
     )
-
-
-def _check_header(path: Path, expected: Sequence[str], delim: str, kind: str) -> None:
-    """Fail early on a missing file, unreadable gzip or a header other than ``expected``."""
-    if not path.is_file():
-        raise IngestError(f"{path}: STRING {kind} file not found; check the path")
-    opener = gzip.open if _compression(path) == "gzip" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            first = f.readline().rstrip("\r\n")
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
-        raise IngestError(
-            f"{path}: cannot be read ({e}); the file is corrupt or truncated, download it again"
-        ) from e
-    if tuple(first.split(delim)) != tuple(expected):
-        sep = "tab" if delim == "\t" else "space"
-        raise IngestError(
-            f"{path}:1: header {first[:200]!r} is not the STRING {kind} header "
-            f"{delim.join(expected)!r} ({sep}-separated); pass the {kind} file here"
-        )
-
-
-def _fetch_arrow(
-    con: duckdb.DuckDBPyConnection, path: Path, sql_file: str, params: dict
-) -> pa.Table:
-    # The relation is lazy: conversion errors (a non-numeric protein_size) surface only
-    # when it is fetched, so the fetch is inside the try too.
-    try:
-        return con.sql(_sql(sql_file), params={"path": str(path), **params}).to_arrow_table()
-    except duckdb.Error as e:
-        raise _read_error(path, e) from e
-
-
-def _read_error(path: Path, e: duckdb.Error, columns: int | None = None) -> IngestError:
-    """DuckDB's read error as an IngestError naming the file and, if possible, the line.
-
-    Args:
-        columns: Fields per line of a space-separated file whose last field is an
-            integer; used to find the bad line when DuckDB's message has no line number.
-    """
-    if isinstance(e, duckdb.IOException):
-        return IngestError(
-            f"{path}: cannot be read ({e}); the file is corrupt or truncated, download it again"
-        )
-    # Keep DuckDB's "CSV Error on Line: N", the line and the conversion message; drop its
-    # hints about reader options, which do not apply to a fixed format.
-    detail = " | ".join(str(e).split("\n\n")[0].splitlines()[:3])
-    if "Line:" not in detail and columns is not None:
-        # The dialect sniffer fails before reading (a bad line in a small file); name
-        # the line ourselves (error path only, so a Python scan is fine).
-        found = _first_malformed_line(path, columns)
-        if found is not None:
-            detail = (
-                f"line {found[0]}: {found[1][:200]!r} is not {columns} space-separated "
-                "fields ending in an integer score"
-            )
-    return IngestError(f"{path}: not a valid STRING file: {detail}")
-
-
-def _first_malformed_line(path: Path, columns: int) -> tuple[int, str] | None:
-    opener = gzip.open if _compression(path) == "gzip" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
-        next(f, None)  # the header was checked already
-        for number, line in enumerate(f, 2):
-            fields = line.rstrip("\r\n").split(" ")
-            if len(fields) != columns or not fields[-1].lstrip("-").isdigit():
-                return number, line.rstrip("\r\n")
-    return None
-
-
-def _compression(path: Path) -> str:
-    # By content, not name: DuckDB guesses from the suffix, which a renamed file defeats.
-    with path.open("rb") as f:
-        return "gzip" if f.read(2) == _GZIP_MAGIC else "none"
-
-
-def _sql(name: str) -> str:
-    return (SQL_DIR / name).read_text()

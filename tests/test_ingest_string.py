@@ -181,10 +181,10 @@ def test_argument_checks(tiny):
 
 def test_block_boundaries_do_not_matter(tiny, monkeypatch):
     """The NumPy passes run in blocks; a block size of 3 must give the same CSR."""
-    import ingest.string_db as string_db
+    import ingest.packed_edges as packed_edges
 
     want, genes, _ = links_to_csr(*tiny, min_score=0)
-    monkeypatch.setattr(string_db, "BLOCK", 3)
+    monkeypatch.setattr(packed_edges, "BLOCK", 3)
     got, _, _ = links_to_csr(*tiny, min_score=0)
     for field in ("indptr", "indices", "weight"):
         np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
