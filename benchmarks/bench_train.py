@@ -169,6 +169,7 @@ def epoch_seconds(
     from genen_scale.models import PRESETS, build_adjacency, build_model, propagate_input
     from genen_scale.sampling.loader import full_batch
     from genen_scale.tasks import load_task
+    from genen_scale.training.worker import precision_context
 
     torch.set_num_threads(threads)
     store = GraphStore.open(store_path)
@@ -196,10 +197,10 @@ def epoch_seconds(
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     times = []
-    bf16 = impl == "ours-bf16"
+    precision = "bfloat16" if impl == "ours-bf16" else "float32"
     for _ in range(epochs + 1):  # the first is warm-up
         s = time.perf_counter()
-        with torch.autocast("cpu", torch.bfloat16, enabled=bf16, cache_enabled=False):
+        with precision_context(precision, torch.device("cpu")):
             loss = t.loss(forward()[nodes], y)
         opt.zero_grad()
         loss.backward()

@@ -50,6 +50,7 @@ from genen_scale.training.evaluation import FoldOutputs
 from genen_scale.training.inputs import RunInputs, TrainError, load_inputs
 from genen_scale.training.loop import INIT_STREAM, FoldState, WorkerEnv, derive_seed, train_fold
 from genen_scale.training.stacked_loop import train_folds_stacked
+from genen_scale.training.worker import precision_context
 
 log = logging.getLogger(__name__)
 
@@ -166,11 +167,8 @@ def train_loop_per_worker(config: dict) -> None:
     groups = [pending] if stack else [[f] for f in pending]
     if env.rank == 0 and stack:
         log.info("training folds %s together as one stacked model", [f.index for f in pending])
-    # Autocast covers every forward pass; backward ops follow the forward's dtypes. Its
-    # weight-cast cache lives as long as the context, i.e. across optimiser steps: off.
-    bf16 = cfg.scaling.precision == "bfloat16"
     for group in groups:
-        with torch.autocast(env.device.type, torch.bfloat16, enabled=bf16, cache_enabled=False):
+        with precision_context(cfg.scaling.precision, env.device):
             outputs = _train_group(cfg, spec, env, inputs, batches, group, saved, stack, done)
         for out in outputs:
             if env.rank == 0:

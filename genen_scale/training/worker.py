@@ -62,6 +62,18 @@ class FoldState:
     history: list[dict] = field(default_factory=list)
 
 
+def precision_context(precision: str, device: torch.device) -> torch.autocast:
+    """The autocast context of ``scaling.precision`` (disabled for ``float32``).
+
+    Its weight-cast cache lives as long as the context, i.e. across optimiser steps when
+    one context spans a fold's training, and would keep stale bfloat16 copies of the
+    weights: it is off. Backward ops follow the forward's dtypes.
+    """
+    return torch.autocast(
+        device.type, torch.bfloat16, enabled=precision == "bfloat16", cache_enabled=False
+    )
+
+
 def derive_seed(*keys: int) -> int:
     """A seed per key tuple, e.g. (run seed, fold, epoch, rank): a resumed epoch replays exactly."""
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
