@@ -161,12 +161,15 @@ def epoch_seconds(
 ) -> dict:
     """Median seconds of a full-batch training step (forward + backward + Adam step) of
     the ``gcn`` preset at width ``hidden``; run in a fresh process for its peak RSS.
-    ``impl``: ``ours``, ``ours-bf16`` (``scaling.precision bfloat16``: autocast) or
-    ``pyg`` (a plain ``GCNConv`` model on ``edge_index``)."""
+    ``impl``: ``ours`` (sparse, every node of the graph), ``ours-field`` (sparse over the
+    task genes' receptive field, trimmed per layer: what training runs by default),
+    ``ours-bf16`` (``ours`` under ``scaling.precision bfloat16``: autocast) or ``pyg`` (a
+    plain ``GCNConv`` model on ``edge_index``)."""
     import dataclasses
     import time
 
     from genen_scale.models import PRESETS, build_adjacency, build_model, propagate_input
+    from genen_scale.receptive import receptive_field
     from genen_scale.sampling.loader import full_batch
     from genen_scale.tasks import load_task
     from genen_scale.training.worker import precision_context
@@ -187,12 +190,20 @@ def epoch_seconds(
         model = build_model(cfg, x.shape[1], t.num_outputs)
         adj = build_adjacency(cfg, g.edge_index, g.num_nodes)
         ax = propagate_input(adj, cfg, g.x)
+        rows = nodes
+        if impl == "ours-field":
+            f = receptive_field(cfg.num_hops, g.edge_index, g.num_nodes, nodes, adj, True)
+            fx, fax, rows = g.x[f.nodes], ax[f.nodes], torch.arange(len(nodes))
+            del adj, ax, g.x
+            forward = lambda: model(fx, None, ax=fax, layers=f.layers)  # noqa: E731
+        else:
+            forward = lambda: model(g.x, None, adj=adj, ax=ax)  # noqa: E731
         del g.edge_index  # not needed by the sparse path
-        forward = lambda: model(g.x, None, adj=adj, ax=ax)  # noqa: E731
     else:
         dims = [x.shape[1]] + [hidden] * cfg.layers + [t.num_outputs]
         model = PlainGCN(dims, cfg.dropout)
         forward = lambda: model(g.x, g.edge_index)  # noqa: E731
+        rows = nodes
     setup = time.perf_counter() - t0
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
@@ -201,7 +212,7 @@ def epoch_seconds(
     for _ in range(epochs + 1):  # the first is warm-up
         s = time.perf_counter()
         with precision_context(precision, torch.device("cpu")):
-            loss = t.loss(forward()[nodes], y)
+            loss = t.loss(forward()[rows], y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -212,6 +223,8 @@ def epoch_seconds(
         "epoch_s": statistics.median(times[1:]),
         "epoch_s_all": times[1:],
         "setup_s": setup,
+        "task": task,
+        **({"field_within": f.within} if impl == "ours-field" else {}),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "nodes": store.num_nodes,
         "edges": csr.nnz,
@@ -290,7 +303,7 @@ def full_batch_section(args) -> dict:
             continue
         out["stores"][name] = {"path": str(path)}
         for hidden in args.hidden if "epoch" in args.parts else []:
-            for impl in ("ours", "ours-bf16", "pyg"):
+            for impl in ("ours", "ours-field", "ours-bf16", "pyg"):
                 key = f"{name} | hidden {hidden} | {impl}"
                 edges = GraphStore.open(path).csr("go_ppi").nnz
                 # GCNConv keeps ~3 [E, hidden] float tensors per layer in a training step.
@@ -360,12 +373,27 @@ def demo_section(args) -> dict:
     return out
 
 
+def cpu_model() -> str:
+    """The CPU's model name and widest vector extension: figures of machines with and
+    without AVX2/AVX-512 differ severalfold, so a record says which it came from."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.node()
+    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
+                 if ln.startswith("model name")), "unknown")  # fmt: skip
+    flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines()
+                  if ln.startswith("flags")), [])  # fmt: skip
+    widest = next((f for f in ("amx_tile", "avx512f", "avx2", "avx") if f in flags), "none")
+    return f"{name} ({widest})"
+
+
 def environment() -> dict:
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git_revision(),
         "hardware": {"cpus": os.cpu_count(), "machine": platform.machine(),
-                     "processor": platform.processor() or platform.node()},
+                     "processor": cpu_model()},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "ray": ray.__version__},
         "shared_machine": "2 cores shared with other jobs; compare ratios within one run",

@@ -47,7 +47,9 @@ class Adjacency:
     of ``D^-1/2 (A + I) D^-1/2`` and :meth:`matmul` applies them.
 
     Attributes:
-        num_nodes: ``N``.
+        num_nodes: ``N``, the rows (target nodes).
+        num_cols: Columns (source nodes) when the matrix is a block of rows of a larger
+            one (:meth:`prefix`); None: square.
         crow, col, row: CSR of the ``nnz`` entries (``row`` is each entry's row).
         src_edge: For each entry, the input edge it comes from, or -1 for an added loop.
         loop_edges, loop_nodes: Input self-loops and their nodes (whose added loop takes
@@ -75,6 +77,7 @@ class Adjacency:
     normalize: bool
     add_self_loops: bool
     const: Tensor | None = None
+    num_cols: int | None = None
 
     @classmethod
     def build(
@@ -105,26 +108,79 @@ class Adjacency:
             rows, cols, src_edge = dst, src, ids
         # Stable sort by (row, col): CSR order; an already target-sorted list stays put.
         order = torch.argsort(rows * n + cols, stable=True)
-        rows, cols, src_edge = rows[order], cols[order], src_edge[order]
-        t_perm = torch.argsort(cols * n + rows, stable=True)
+        return cls._assemble(
+            rows[order], cols[order], src_edge[order], n, n, normalize, add_self_loops,
+            loop_edges, loop_nodes,
+        )  # fmt: skip
+
+    @classmethod
+    def _assemble(
+        cls, rows, cols, src_edge, n_rows, n_cols, normalize, add_self_loops, loop_edges,
+        loop_nodes, const=None,
+    ) -> Adjacency:  # fmt: skip
+        """The matrix of CSR-ordered entries, with its transpose."""
+        t_perm = torch.argsort(cols * n_rows + rows, stable=True)
         return cls(
-            num_nodes=n,
-            crow=_crow(rows, n),
+            num_nodes=n_rows,
+            crow=_crow(rows, n_rows),
             col=cols,
             row=rows,
             src_edge=src_edge,
             loop_edges=loop_edges,
             loop_nodes=loop_nodes,
-            t_crow=_crow(cols[t_perm], n),
+            t_crow=_crow(cols[t_perm], n_cols),
             t_col=rows[t_perm],
             t_perm=t_perm,
             normalize=normalize,
             add_self_loops=add_self_loops,
+            const=const,
+            num_cols=None if n_cols == n_rows else n_cols,
         )
+
+    def restrict(self, nodes: Tensor) -> Adjacency:
+        """The submatrix on ``nodes`` (new node ``i`` is ``nodes[i]``) with this matrix's
+        cached values: entries keep the values normalised over the whole graph, so a row
+        whose neighbours are all in ``nodes`` aggregates exactly as here.
+
+        Shapes:
+            nodes: ``[n]`` distinct node ids.
+        """
+        if self.const is None:
+            raise ValueError("Adjacency.restrict needs cached values (unit or fixed weights)")
+        local = torch.full((self.num_nodes,), -1, dtype=torch.long, device=self.col.device)
+        local[nodes] = torch.arange(len(nodes), device=nodes.device)
+        rows, cols = local[self.row], local[self.col]
+        keep = (rows >= 0) & (cols >= 0)
+        rows, cols, values = rows[keep], cols[keep], self.const[keep]
+        n = len(nodes)
+        order = torch.argsort(rows * n + cols, stable=True)
+        none = torch.empty(0, dtype=torch.long, device=rows.device)
+        return self._assemble(
+            rows[order], cols[order], torch.full_like(rows, -1), n, n, False, False,
+            none, none, const=values[order],
+        )  # fmt: skip
+
+    def prefix(self, rows: int, cols: int) -> Adjacency:
+        """The block of the first ``rows`` rows and ``cols`` columns (cached values), for
+        rows whose entries all lie in the first ``cols`` columns (raises otherwise)."""
+        if self.const is None:
+            raise ValueError("Adjacency.prefix needs cached values (unit or fixed weights)")
+        end = int(self.crow[rows])
+        col = self.col[:end]
+        if end and int(col.max()) >= cols:
+            raise ValueError(f"Adjacency.prefix: the first {rows} rows reach past column {cols}")
+        return self._assemble(
+            self.row[:end], col, self.src_edge[:end], rows, cols, False, False,
+            self.loop_edges[:0], self.loop_nodes[:0], const=self.const[:end],
+        )  # fmt: skip
 
     @property
     def nnz(self) -> int:
         return len(self.col)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.num_nodes, self.num_nodes if self.num_cols is None else self.num_cols
 
     def values(self, edge_weight: Tensor | None = None) -> Tensor:
         """Entries for per-edge weights (None: all 1), differentiable in ``edge_weight``.
@@ -161,7 +217,7 @@ class Adjacency:
         """``A @ x`` with ``values`` (default: the cached ones).
 
         Shapes:
-            x: ``[N, F]``; values: ``[nnz]`` -> ``[N, F]``.
+            x: ``[N, F]`` (``[num_cols, F]`` for a block); values: ``[nnz]`` -> ``[N, F]``.
         """
         if values is None:
             if self.const is None:
@@ -180,13 +236,23 @@ class Adjacency:
         return Adjacency(**moved)
 
 
+def propagate_first(adj: Adjacency, fan_in: int, fan_out: int) -> bool:
+    """Whether ``(A x) W`` costs fewer multiply-adds than ``A (x W)`` (equal results):
+    the SpMM runs at the narrower width, and on a block of few rows the transform runs on
+    those rows only. Ties keep GCNConv's order (transform first)."""
+    rows, cols = adj.shape
+    first = adj.nnz * fan_in + rows * fan_in * fan_out
+    after = cols * fan_in * fan_out + adj.nnz * fan_out
+    return first < after
+
+
 def _no_autocast(t: Tensor):
     # Autocast would hand the sparse matmul bfloat16 (no CPU kernel): SpMM stays float32.
     return torch.autocast(t.device.type, enabled=False)
 
 
-def _csr(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
-    return torch.sparse_csr_tensor(crow, col, values, size=(n, n), check_invariants=False)
+def _csr(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    return torch.sparse_csr_tensor(crow, col, values, size=shape, check_invariants=False)
 
 
 class _SpMM(torch.autograd.Function):
@@ -195,7 +261,7 @@ class _SpMM(torch.autograd.Function):
         ctx.adj = adj
         ctx.save_for_backward(values, x)
         with _no_autocast(x):
-            return _csr(adj.crow, adj.col, values.to(x.dtype), adj.num_nodes) @ x
+            return _csr(adj.crow, adj.col, values.to(x.dtype), adj.shape) @ x
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -208,7 +274,7 @@ class _SpMM(torch.autograd.Function):
         grad_values = grad_x = None
         if ctx.needs_input_grad[1]:
             t_values = values.to(grad.dtype)[adj.t_perm]
-            grad_x = _csr(adj.t_crow, adj.t_col, t_values, adj.num_nodes) @ grad
+            grad_x = _csr(adj.t_crow, adj.t_col, t_values, adj.shape[::-1]) @ grad
         if ctx.needs_input_grad[0]:
             grad_values = torch.empty_like(values)
             for s in range(0, adj.nnz, GRAD_CHUNK):

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv
 
-from genen_scale.adjacency import Adjacency
+from genen_scale.adjacency import Adjacency, propagate_first
+from genen_scale.receptive import LayerGraph
 
 ARCHS = ("gcn", "gat")
 EDGE_WEIGHTS = ("none", "fixed", "learned")
@@ -176,13 +177,24 @@ class GenenGNN(nn.Module):
         w: Tensor | None,
         adj: Adjacency | None,
         values: Tensor | None,
+        layer: LayerGraph | None,
     ) -> Tensor:
         if isinstance(conv, GATConv):
-            return conv(x, edge_index)
+            if layer is None:
+                return conv(x, edge_index)
+            # Bipartite: sources are the inputs read, targets the rows kept (a prefix,
+            # so GATConv's self-loops pair each target with itself).
+            return conv((x, x[: layer.rows]), layer.edge_index)
+        if layer is not None:
+            adj = layer.adj  # the trimmed block, cached values
         if adj is None:  # the edge_index reference path: one [E, F] message per edge
             return conv(x, edge_index, w)
-        # GCNConv is lin -> propagate -> bias; the propagation is one SpMM here.
-        out = adj.matmul(conv.lin(x), values)
+        # GCNConv is lin -> propagate -> bias; the propagation is one SpMM here, done
+        # before the transform where that is cheaper (a block keeping few rows).
+        if propagate_first(adj, conv.lin.in_channels, conv.lin.out_channels):
+            out = conv.lin(adj.matmul(x, values))
+        else:
+            out = adj.matmul(conv.lin(x), values)
         return out if conv.bias is None else out + conv.bias
 
     def _hidden(
@@ -194,6 +206,7 @@ class GenenGNN(nn.Module):
         values: Tensor | None,
         ax: Tensor | None,
         generator: torch.Generator | None,
+        layers: list[LayerGraph | None] | None,
     ) -> Tensor:
         act = F.relu if self.cfg.arch == "gcn" else F.elu
         for i, conv in enumerate(self.convs):
@@ -204,7 +217,8 @@ class GenenGNN(nn.Module):
                 h = conv.lin(ax)
                 x = act(h if conv.bias is None else h + conv.bias)
             else:
-                x = act(self._propagate(conv, x, edge_index, w, adj, values))
+                layer = layers[i] if layers else None
+                x = act(self._propagate(conv, x, edge_index, w, adj, values, layer))
         return x
 
     def embed(self, *args, **kwargs) -> Tensor:
@@ -224,6 +238,7 @@ class GenenGNN(nn.Module):
         ax: Tensor | None = None,
         generator: torch.Generator | None = None,
         embeddings: bool = False,
+        layers: list[LayerGraph | None] | None = None,
     ):
         """Predictions for every node of the (sub)graph.
 
@@ -239,6 +254,9 @@ class GenenGNN(nn.Module):
                 starts from it instead of propagating ``x``.
             generator: Draws the dropout masks (default: torch's global RNG).
             embeddings: Also return the last hidden layer, from the same pass.
+            layers: A trimmed full batch (:mod:`genen_scale.receptive`): each layer's
+                graph; ``x``/``ax`` then hold the field's nodes in hop order, and rows of
+                the outputs beyond the seeds are not returned.
 
         Shapes:
             x: ``[N, in_dim]``; edge_index: ``[2, E]``; edge_weight, e_id: ``[E]``;
@@ -251,12 +269,13 @@ class GenenGNN(nn.Module):
             # Recomputed each pass ([E] work): gradients flow into edge_logit.
             values = adj.values(self._edge_weight(edge_weight, e_id))
         # else: adj's cached values (build_adjacency) hold the unit or fixed weights.
-        h = self._hidden(x, edge_index, w, adj, values, ax, generator)
+        h = self._hidden(x, edge_index, w, adj, values, ax, generator, layers)
         z = dropout(h, self.cfg.dropout, self.training, generator)
         if isinstance(self.head, nn.Linear):
             out = self.head(z)
         else:
-            out = self._propagate(self.head, z, edge_index, w, adj, values)
+            layer = layers[self.cfg.layers] if layers else None
+            out = self._propagate(self.head, z, edge_index, w, adj, values, layer)
         return (out, h) if embeddings else out
 
 

@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genen_scale.adjacency import Adjacency
+from genen_scale.adjacency import Adjacency, propagate_first
 from genen_scale.models import GenenGNN, ModelConfig, dropout, keep_mask
+from genen_scale.receptive import LayerGraph
 
 
 def can_stack(cfg: ModelConfig) -> bool:
@@ -84,12 +85,17 @@ class StackedGCN(nn.Module):
         w, b = self.weights[i], self.biases[i]
         if models is not None:
             w, b = w[models], b[models]
-        k, out_dim = w.shape[0], w.shape[1]
+        k, out_dim, in_dim = w.shape
+        spmm = adj is not None and not propagated
+        if spmm and propagate_first(adj, in_dim, out_dim):
+            # The one SpMM of the layer, for all K models, at the input width.
+            h = adj.matmul(h.reshape(len(h), -1)).view(adj.num_nodes, *h.shape[1:])
+            spmm = False
         if h.dim() == 2:
             y = h @ w.reshape(k * out_dim, -1).t()  # one matmul for all K: [N, K*out]
         else:
             y = torch.einsum("nki,koi->nko", h, w).reshape(len(h), k * out_dim)
-        if adj is not None and not propagated:
+        if spmm:
             y = adj.matmul(y)  # the one SpMM of the layer, for all K models
         return y.view(len(y), k, out_dim) + b
 
@@ -113,6 +119,7 @@ class StackedGCN(nn.Module):
         ax: Tensor | None = None,
         generators: list[torch.Generator] | None = None,
         models: list[int] | None = None,
+        layers: list[LayerGraph | None] | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Outputs and last hidden layers of the stacked models over the whole graph.
 
@@ -125,6 +132,8 @@ class StackedGCN(nn.Module):
             models: Which of the K models to compute (None: all). Folds that have stopped
                 early drop out of the pass, so the last folds to stop do not pay for the
                 others; a model's outputs do not depend on which others are computed.
+            layers: Each layer's graph in a trimmed full batch (:mod:`genen_scale.receptive`;
+                ``x``/``ax`` then hold the field's nodes), as in :meth:`GenenGNN.forward`.
 
         Shapes:
             x, ax: ``[N, in_dim]`` -> ``[N, K', out_dim]``, ``[N, K', hidden]`` (``K'``:
@@ -132,9 +141,15 @@ class StackedGCN(nn.Module):
         """
         act = F.relu
         idx = None if models is None else torch.tensor(models, device=x.device)
-        h = act(self._layer(0, x if ax is None else ax, adj, ax is not None, idx))
+
+        def graph(i: int) -> Adjacency | None:
+            if layers is None:
+                return adj
+            return None if layers[i] is None else layers[i].adj
+
+        h = act(self._layer(0, x if ax is None else ax, graph(0), ax is not None, idx))
         for i in range(1, self.cfg.layers):
-            h = act(self._layer(i, self._dropout(h, generators), adj, False, idx))
+            h = act(self._layer(i, self._dropout(h, generators), graph(i), False, idx))
         z = self._dropout(h, generators)
-        head_adj = adj if self.cfg.output == "conv" else None
+        head_adj = graph(self.cfg.layers) if self.cfg.output == "conv" else None
         return self._layer(self.cfg.layers, z, head_adj, False, idx), h

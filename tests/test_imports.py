@@ -30,6 +30,7 @@ GENEN_SCALE_ORDER = {
     "genen_scale.sampling": 2,
     "genen_scale.adjacency": 3,
     "genen_scale.models": 3,
+    "genen_scale.receptive": 3,
     "genen_scale.stacked": 3,
     "genen_scale.training": 4,
     "genen_scale.train": 4,

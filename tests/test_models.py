@@ -257,3 +257,87 @@ def test_keep_mask_is_bernoulli_and_follows_its_generator():
         assert m.dtype == torch.bool and abs(m.float().mean().item() - keep) < 0.005
         assert abs(m[:, :1].float().mean() - m[:, -1:].float().mean()) < 0.1  # no column bias
     assert torch.equal(draw(0.5, 3), draw(0.5, 3)) and not torch.equal(draw(0.5, 3), draw(0.5, 4))
+
+
+@pytest.mark.parametrize(
+    "arch,output,edge_weight",
+    [("gcn", "conv", "none"), ("gcn", "conv", "fixed"), ("gcn", "linear", "none"),
+     ("gat", "conv", "none"), ("gat", "linear", "none")],
+)  # fmt: skip
+def test_receptive_field_equals_the_whole_graph_at_the_seeds(tiny_store, arch, output, edge_weight):
+    """A full batch trimmed to the seeds' receptive field, layer by layer, gives the whole
+    graph's outputs and parameter gradients at the seeds, and computes fewer rows (on the
+    PPI graph the GO nodes are out of every gene's reach)."""
+    from genen_scale.receptive import receptive_field
+
+    x = np.random.default_rng(0).standard_normal((tiny_store.num_nodes, 12)).astype(np.float32)
+    data = full_batch(tiny_store.csr("ppi"), x)
+    cfg = small_cfg(arch, output, edge_weight, layers=3, hidden=8)
+    torch.manual_seed(0)
+    model = build_model(cfg, x.shape[1], 3)
+    adj = build_adjacency(cfg, data.edge_index, data.num_nodes, data.edge_weight)
+    ax = propagate_input(adj, cfg, data.x)
+    genes = tiny_store.num_genes
+    seeds = torch.from_numpy(np.random.default_rng(1).choice(genes, 15, replace=False))
+    field = receptive_field(
+        cfg.num_hops, data.edge_index, data.num_nodes, seeds, adj, ax is not None
+    )
+    assert torch.equal(field.nodes[:15], seeds) and field.within == sorted(field.within)
+    assert field.within[-1] < data.num_nodes, "the tiny graph must leave nodes out of reach"
+    assert field.positions(seeds).tolist() == list(range(15))
+    assert field.positions(field.nodes[-1:]) is None or field.within[0] == len(field.nodes)
+
+    whole = model(data.x, data.edge_index, data.edge_weight, adj=adj, ax=ax)[seeds]
+    whole.square().sum().backward()
+    ref = {k: p.grad.clone() for k, p in model.named_parameters()}
+    model.zero_grad()
+    trimmed = model(
+        data.x[field.nodes],
+        None,
+        data.edge_weight,
+        ax=None if ax is None else ax[field.nodes],
+        layers=field.layers,
+    )
+    assert len(trimmed) == 15  # only the seeds' rows come out of the last layer
+    torch.testing.assert_close(trimmed, whole, rtol=1e-5, atol=1e-6)
+    trimmed.square().sum().backward()
+    for k, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, ref[k], rtol=1e-4, atol=1e-6, msg=k)
+
+
+def test_stacked_receptive_field_equals_the_whole_graph(graph):
+    from genen_scale.receptive import receptive_field
+    from genen_scale.stacked import StackedGCN
+
+    csr, x, data = graph
+    cfg = small_cfg("gcn", "conv", "none", layers=2)
+    models = []
+    for k in range(3):
+        torch.manual_seed(k)
+        models.append(build_model(cfg, x.shape[1], 3))
+    stack = StackedGCN.from_models(models).eval()
+    adj = build_adjacency(cfg, data.edge_index, data.num_nodes)
+    ax = propagate_input(adj, cfg, data.x)
+    seeds = torch.arange(0, data.num_nodes, 7)
+    field = receptive_field(cfg.num_hops, data.edge_index, data.num_nodes, seeds, adj, True)
+    whole, _ = stack(data.x, adj, ax, models=[2, 0])
+    trimmed, _ = stack(
+        data.x[field.nodes], None, ax[field.nodes], models=[2, 0], layers=field.layers
+    )
+    torch.testing.assert_close(trimmed, whole[seeds], rtol=1e-5, atol=1e-6)
+
+
+def test_propagate_first_picks_the_cheaper_order():
+    from genen_scale.adjacency import Adjacency, propagate_first
+
+    i = torch.arange(99)
+    path = torch.cat([torch.stack([i, i + 1]), torch.stack([i + 1, i])], dim=1)
+    adj = Adjacency.build(path, 100).cache()
+    assert not propagate_first(adj, 64, 64)  # a tie keeps GCNConv's order
+    assert not propagate_first(adj, 256, 2) and propagate_first(adj, 2, 256)
+    block = adj.prefix(5, 6)  # few rows kept: transform those rows only
+    assert block.shape == (5, 6) and propagate_first(block, 64, 64)
+    x = torch.randn(6, 3)
+    torch.testing.assert_close(block.matmul(x), adj.matmul(torch.cat([x, torch.zeros(94, 3)]))[:5])
+    with pytest.raises(ValueError, match="reach past column"):
+        adj.prefix(5, 5)

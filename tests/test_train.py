@@ -305,6 +305,29 @@ def test_full_batch_training_learns(store, tmp_path):
     assert losses[-1] < losses[0] and summary["mean"].iloc[0] > 0.5
 
 
+@pytest.mark.parametrize("stack", ["true", "false"])
+def test_receptive_field_run_equals_the_whole_graph_run(store, tmp_path, caplog, stack):
+    """data.receptive_field (the default in full batch): the same run as over the whole
+    graph, up to float reassociation (no dropout, so the same masks), and it says so."""
+    extra = ("--eval.baselines", "[]", "--data.full_batch", "--model.dropout", "0",
+             "--model.layers", "2", "--data.fanouts", "[5, 5, 5]", "--scaling.stack_folds", stack)  # fmt: skip
+    with caplog.at_level("INFO"):
+        trimmed, _ = run(small_config(store, tmp_path, "--run_name", "t", *extra))
+    assert "receptive field" in caplog.text
+    whole, _ = run(
+        small_config(store, tmp_path, "--run_name", "w", "--data.receptive_field", "false", *extra)
+    )
+    ht, hw = (json.loads((d / "history.json").read_text()) for d in (trimmed, whole))
+    for k in ("0", "1"):
+        assert [e["loss"] for e in ht[k]] == pytest.approx([e["loss"] for e in hw[k]], rel=1e-4)
+    mt, mw = (pd.read_parquet(d / "metrics.parquet") for d in (trimmed, whole))
+    assert mt["auc"].to_numpy() == pytest.approx(mw["auc"].to_numpy(), abs=1e-4)
+    np.testing.assert_allclose(
+        np.load(trimmed / "embeddings_fold0.npy"), np.load(whole / "embeddings_fold0.npy"),
+        rtol=1e-3, atol=1e-4,
+    )  # fmt: skip
+
+
 def test_masking_zeroes_a_seeded_share_of_genes(store):
     cfg = small_config(store, store.path, "--data.mask_fraction", "0.25")
     inputs = load_inputs(str(store.path), cfg.data, cfg.eval, cfg.seed)

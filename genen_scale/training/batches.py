@@ -21,6 +21,7 @@ from torch import Tensor
 from genen_core.store import CSR
 from genen_scale.adjacency import Adjacency
 from genen_scale.models import ModelConfig, build_adjacency, propagate_input
+from genen_scale.receptive import LayerGraph, ReceptiveField, receptive_field
 from genen_scale.sampling.loader import full_batch, make_neighbor_loader
 from genen_scale.training.config import DataConfig
 
@@ -39,6 +40,8 @@ class Batch:
         adj: The GCN adjacency of this graph (None for GAT), built once per batch.
         ax: ``adj @ x`` for the first GCN layer where it can be precomputed (full batch,
             fixed weights), else None.
+        layers: Each layer's graph when the batch is the trimmed receptive field of the
+            run's genes (:mod:`genen_scale.receptive`); ``x``/``ax`` then hold its nodes.
 
     Shapes:
         x: ``[n, dim]``; edge_index: ``[2, m]`` local ids (source, target);
@@ -53,6 +56,7 @@ class Batch:
     seed_pos: Tensor
     adj: Adjacency | None = None
     ax: Tensor | None = None
+    layers: list[LayerGraph | None] | None = None
 
     def inputs(self) -> dict:
         """Keyword arguments of the model's forward pass."""
@@ -63,6 +67,7 @@ class Batch:
             "e_id": self.e_id,
             "adj": self.adj,
             "ax": self.ax,
+            "layers": self.layers,
         }
 
 
@@ -127,6 +132,9 @@ class GraphBatches:
         full_batch: Use the whole graph for every batch instead of sampling.
         device: Where batches are moved.
         model: The model's config: which adjacency (if any) each batch carries.
+        field_seeds: In full batch, the nodes whose outputs the run reads in training
+            and validation (the task's genes): their trimmed receptive field serves every
+            batch of those seeds; None: the whole graph always.
     """
 
     def __init__(
@@ -138,10 +146,13 @@ class GraphBatches:
         full_batch: bool,
         device: torch.device,
         model: ModelConfig,
+        field_seeds: Tensor | None = None,
     ):
         self.csr, self.x, self.device, self.model = csr, x, device, model
         self.fanouts, self.batch_size, self.full_batch = list(fanouts), batch_size, full_batch
+        self.field_seeds = field_seeds
         self._full: Batch | None = None
+        self._field: tuple[ReceptiveField, Batch] | None = None
         self._fixed: dict[tuple, list[Batch]] = {}
 
     def __call__(self, nodes: Tensor, seed: int) -> Iterator[Batch]:
@@ -185,11 +196,52 @@ class GraphBatches:
         return self._fixed[key]
 
     def whole_graph(self, nodes: Tensor) -> Batch:
-        """The whole graph as one batch with ``nodes`` as its seeds (built once)."""
+        """The whole graph as one batch with ``nodes`` as its seeds (built once): the
+        trimmed receptive field of ``field_seeds`` when they include ``nodes``."""
+        field = self._receptive_field()
+        if field is not None:
+            pos = field[0].positions(nodes.to(self.device))
+            if pos is not None:
+                return replace(field[1], seeds=nodes, seed_pos=pos)
+        full = self._whole()
+        # In the whole graph node i is row i, so a seed's output row is its node id.
+        return replace(full, seeds=nodes, seed_pos=nodes.to(self.device))
+
+    def _whole(self) -> Batch:
         if self._full is None:
             g = full_batch(self.csr, self.x, device=self.device)
             adj = build_adjacency(self.model, g.edge_index, g.num_nodes, g.edge_weight)
             ax = propagate_input(adj, self.model, g.x)
-            self._full = Batch(g.x, g.edge_index, g.edge_weight, g.e_id, nodes, nodes, adj, ax)
-        # In the whole graph node i is row i, so a seed's output row is its node id.
-        return replace(self._full, seeds=nodes, seed_pos=nodes.to(self.device))
+            self._full = Batch(g.x, g.edge_index, g.edge_weight, g.e_id, g.n_id, g.n_id, adj, ax)
+        return self._full
+
+    def _receptive_field(self) -> tuple[ReceptiveField, Batch] | None:
+        """The trimmed batch of ``field_seeds`` (built once), or None where it does not
+        apply: sampled mode, no seeds, or learned GCN edge weights."""
+        learned = self.model.arch == "gcn" and self.model.edge_weight == "learned"
+        if self.field_seeds is None or learned:
+            return None
+        if self._field is None:
+            full = self._whole()
+            seeds = self.field_seeds.to(self.device)
+            field = receptive_field(
+                self.model.num_hops,
+                full.edge_index,
+                len(full.x),
+                seeds,
+                full.adj,
+                full.ax is not None,
+            )
+            n = field.nodes
+            ax = None if full.ax is None else full.ax[n]
+            batch = Batch(full.x[n], full.edge_index[:, :0], full.edge_weight[:0],
+                          full.e_id[:0], seeds, seeds, None, ax, field.layers)  # fmt: skip
+            log.info(
+                "full batch over the receptive field of %d genes: %s of %d nodes within 0..%d hops",
+                len(seeds),
+                field.within,
+                len(full.x),
+                len(field.within) - 1,
+            )
+            self._field = field, batch
+        return self._field

@@ -70,6 +70,10 @@ class DataConfig:
     """Propagate over the whole graph every step (true) or train on sampled neighbourhoods
     (false). ``auto``: full batch when the graph and the model's activations fit
     ``full_batch_memory_gb``, else sampled; the log says which and why."""
+    receptive_field: bool = True
+    """In full batch, compute only what the task's genes read: the nodes within the
+    model's hops of them, trimmed per layer (:mod:`genen_scale.receptive`; exact at the
+    genes, the dropout masks differ). false: every node of the graph every layer."""
     full_batch_memory_gb: float = 8.0
     """Memory budget of ``full_batch = auto`` (GiB per worker, estimated: features, the
     graph and its adjacency, the activations and gradients of every layer, times the

@@ -156,8 +156,9 @@ def train_loop_per_worker(config: dict) -> None:
         log_choice=env.rank == 0,
         models=len(inputs.folds) if stackable else 1,
     )
+    seeds = torch.from_numpy(inputs.task.nodes) if full and d.receptive_field else None
     batches = GraphBatches(
-        inputs.csr, inputs.x, d.fanouts, d.batch_size, full, env.device, cfg.model
+        inputs.csr, inputs.x, d.fanouts, d.batch_size, full, env.device, cfg.model, seeds
     )
     run_dir = Path(spec.run_dir)
     saved = _restore(spec)

@@ -79,9 +79,10 @@ def train_folds_stacked(
             gens.append(torch.Generator(env.device).manual_seed(s))
             seeds[k] = order
         # Only the folds still training are computed (stopped ones keep their snapshot).
-        out, _ = stack(b.x, b.adj, b.ax, gens, models=active)
+        out, _ = stack(b.x, b.adj, b.ax, gens, models=active, layers=b.layers)
+        # b's seeds are the task's genes: row i of the task is output row b.seed_pos[i].
         losses = [
-            task.loss(out[torch.from_numpy(task.nodes[seeds[k]]), j], y[seeds[k]].to(env.device))
+            task.loss(out[b.seed_pos[torch.as_tensor(seeds[k])], j], y[seeds[k]].to(env.device))
             for j, k in enumerate(active)
         ]
         optimizer.zero_grad(set_to_none=True)
@@ -119,13 +120,13 @@ def _val_scores(stack, b, inputs: RunInputs, folds, active, has_val, primary) ->
     if not any(has_val[k] for k in active):
         return dict.fromkeys(active)
     unwrap(stack).eval()
-    out, _ = unwrap(stack)(b.x, b.adj, b.ax, models=active)
+    out, _ = unwrap(stack)(b.x, b.adj, b.ax, models=active, layers=b.layers)
     scores = {}
     for j, k in enumerate(active):
         if not has_val[k]:
             scores[k] = None
             continue
         val = folds[k].val
-        logits = out[torch.from_numpy(task.nodes[val]), j]
+        logits = out[b.seed_pos[torch.as_tensor(val)], j]
         scores[k] = evaluate(task.kind, task.y[val], task.scores(logits))[primary]
     return scores
