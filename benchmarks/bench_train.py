@@ -291,6 +291,8 @@ def run_wall(overrides: list[str]) -> tuple[float, dict]:
         # Seconds in checkpoint hooks over seconds in training steps, all folds.
         "checkpoint_overhead": sum(e.get("checkpoint_s", 0) for e in epochs)
         / sum(e["epoch_s"] for e in epochs),
+        # A fold's share of a training step (stacked: the stacked step / its folds).
+        "step_s_per_fold": statistics.median(e["epoch_s"] for e in epochs),
     }
 
 
@@ -298,12 +300,14 @@ def full_batch_section(args) -> dict:
     out: dict = {"epoch": {}, "stores": {}}
     stores = {"real GO+PPI": REAL_STORE, "generated full": GEN_FULL_STORE}
     for name, path in stores.items():
+        if name.split()[0] not in args.stores:
+            continue
         if not (path / "manifest.json").is_file():
             out["stores"][name] = {"path": str(path), "missing": True}
             continue
         out["stores"][name] = {"path": str(path)}
         for hidden in args.hidden if "epoch" in args.parts else []:
-            for impl in ("ours", "ours-field", "ours-bf16", "pyg"):
+            for impl in args.impls:
                 key = f"{name} | hidden {hidden} | {impl}"
                 edges = GraphStore.open(path).csr("go_ppi").nnz
                 # GCNConv keeps ~3 [E, hidden] float tensors per layer in a training step.
@@ -337,6 +341,8 @@ def full_batch_section(args) -> dict:
             "test_auc_sequential": infos["false"]["summary"][0]["mean"],
             "test_auc_stacked": infos["true"]["summary"][0]["mean"],
             "checkpoint_overhead": {k: v["checkpoint_overhead"] for k, v in infos.items()},
+            "sequential": {"step_s_per_fold": infos["false"]["step_s_per_fold"]},
+            "stacked": {"step_s_per_fold": infos["true"]["step_s_per_fold"]},
         }  # fmt: skip
     if (REAL_STORE / "manifest.json").is_file() and "whole" in args.parts:
         # With a store given, the model defaults are preset gcn.
@@ -408,6 +414,10 @@ def main_full_batch(argv: list[str]) -> dict:
                    help="comma-separated: epoch, stack, whole, demo")  # fmt: skip
     p.add_argument("--task", default="solubility")
     p.add_argument("--features", default="minilm")
+    p.add_argument("--stores", default="real,generated",
+                   help="epoch part: real (GO+PPI) and/or generated (full size)")  # fmt: skip
+    p.add_argument("--impls", default="ours,ours-field,ours-bf16,pyg",
+                   help="epoch part: implementations (see epoch_seconds)")  # fmt: skip
     p.add_argument("--hidden", type=json.loads, default=[64, 256])
     p.add_argument("--epochs", type=int, default=5, help="timed epochs (after one warm-up)")
     p.add_argument("--threads", type=int, default=2)
@@ -418,7 +428,8 @@ def main_full_batch(argv: list[str]) -> dict:
     p.add_argument("--out-dir", default=str(HERE / "out" / "train-full"))
     p.add_argument("--json", default=str(HERE / "results" / "train_full_batch.json"))
     args = p.parse_args(argv)
-    args.parts = args.parts.split(",")
+    args.parts, args.stores = args.parts.split(","), args.stores.split(",")
+    args.impls = args.impls.split(",")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args.out_dir = Path(args.out_dir) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(args.json)
@@ -436,7 +447,8 @@ def main_full_batch(argv: list[str]) -> dict:
     result["benchmark"] = "train_full_batch"
     result.setdefault("load_average", {})[",".join(args.parts)] = {
         "before": load_before, "after": os.getloadavg()[0]}  # fmt: skip
-    result["command"] = "bench_train.py " + " ".join(argv)
+    command = "python benchmarks/bench_train.py " + " ".join(argv)
+    result["commands"] = sorted(set(result.get("commands", [])) | {command})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -146,11 +146,12 @@ def render_train_full_batch(r: dict) -> str:
         f"{part}: load {v['before']:.1f} before / {v['after']:.1f} after"
         for part, v in r.get("load_average", {}).items()
     )
+    commands = r.get("commands") or [f"python benchmarks/{r.get('command', 'bench_train.py')}"]
     lines = [
-        f"`flock /tmp/genen-bench.lock python benchmarks/bench_train.py --full-batch` — "
+        *[f"- `{c}`" for c in commands],
+        "",
         f"{r['date']}, git {r['git']}, {r['hardware']['cpus']} CPUs, {r['hardware']['processor']} "
-        f"({r['shared_machine']}); "
-        f"{loads}.",
+        f"({r['shared_machine']}); {loads}.",
         "",
         "Seconds per full-batch training step (forward + backward + Adam step, median of the "
         "timed epochs after a warm-up), preset `gcn` (3 hidden layers + conv output) on "
@@ -216,6 +217,11 @@ def render_train_full_batch(r: dict) -> str:
             f"{fs['epochs']} epochs, whole in-process runs): sequential {fs['sequential_s']:.1f} s, "
             f"stacked {fs['stacked_s']:.1f} s, **{fs['ratio']:.2f}x** fold-epochs/s (target >= 2).",
         ]
+        if "step_s_per_fold" in fs.get("sequential", {}):
+            lines.append(
+                f"Training step per fold (median): {fs['sequential']['step_s_per_fold']:.2f} s "
+                f"alone, {fs['stacked']['step_s_per_fold']:.2f} s stacked."
+            )
         sp = fs.get("spmm")
         if sp and "one_s" in sp:
             lines.append(
@@ -230,6 +236,13 @@ def render_train_full_batch(r: dict) -> str:
                     else "."
                 )
             )
+            if fs["ratio"] < 1:
+                lines.append(
+                    "Stacked is slower here: the one shared SpMM saves less than the stacked "
+                    "layout costs (per layer a [N, K, hidden] tensor is re-laid out for the "
+                    "batched transform and back; `aten::copy_` was 12% of a profiled stacked "
+                    "step), so on this CPU `scaling.stack_folds false` is the faster choice."
+                )
         if "checkpoint_overhead" in fs:
             ck = fs["checkpoint_overhead"]
             lines.append(
