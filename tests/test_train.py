@@ -151,7 +151,9 @@ def test_resume_after_a_crash_replays_the_uninterrupted_run(store, tmp_path, mon
 def test_stacked_folds_equal_folds_trained_alone(store, tmp_path):
     """One stacked model over both folds = each fold trained alone from the same seed."""
     extra = ("--eval.baselines", "[]", "--data.full_batch", "--optim.patience", "2")
-    stacked, _ = run(small_config(store, tmp_path, "--run_name", "s", *extra))
+    stacked, _ = run(
+        small_config(store, tmp_path, "--run_name", "s", "--scaling.stack_folds", "true", *extra)
+    )
     alone, _ = run(
         small_config(store, tmp_path, "--run_name", "a", "--scaling.stack_folds", "false", *extra)
     )

@@ -185,10 +185,13 @@ class ScaleConfig:
     """Worker-group restarts allowed; each resumes from the last checkpoint."""
     checkpoints_to_keep: int = 2
     """Checkpoints kept in storage (each holds the latest state, so 1 suffices to resume)."""
-    stack_folds: bool = True
+    stack_folds: bool = False
     """Train the folds of a full-batch GCN run (unit or fixed edge weights) together as
     one stacked model: one SpMM per layer serves every fold; per-fold results equal
-    training each fold alone. Sampled runs, GAT and learned edge weights go fold by fold."""
+    training each fold alone. Sampled runs, GAT and learned edge weights go fold by fold.
+    Off by default: on the 2-core CPUs measured (``benchmarks/README.md``) the shared SpMM
+    saved less than the stacked layout costs (0.73x of folds one by one with the
+    receptive field, 1.12x without it on an AMX Xeon)."""
     precision: Literal["float32", "bfloat16"] = "float32"
     """Matmul precision of training and inference. ``bfloat16``: mixed precision
     (``torch.autocast``): the dense feature transforms run in bfloat16 while weights,
