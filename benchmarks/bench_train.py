@@ -291,6 +291,7 @@ def run_wall(overrides: list[str]) -> tuple[float, dict]:
         # Seconds in checkpoint hooks over seconds in training steps, all folds.
         "checkpoint_overhead": sum(e.get("checkpoint_s", 0) for e in epochs)
         / sum(e["epoch_s"] for e in epochs),
+        "stacked": any("stacked_folds" in e for e in epochs),
         # A fold's share of a training step (stacked: the stacked step / its folds).
         "step_s_per_fold": statistics.median(e["epoch_s"] for e in epochs),
     }
@@ -349,7 +350,8 @@ def full_batch_section(args) -> dict:
         wall, info = run_wall(base + ["--scaling.precision", args.whole_precision])
         out["whole_run"] = {
             "wall_s": wall, **info, "precision": args.whole_precision,
-            "config": f"preset gcn, 5 folds, early stopping, {args.whole_precision}",
+            "config": f"preset gcn, 5 folds, early stopping, {args.whole_precision}, "
+            + ("folds stacked" if info["stacked"] else "folds one by one"),
         }  # fmt: skip
     return out
 
