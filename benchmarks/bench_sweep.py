@@ -38,6 +38,7 @@ from bench_train import ensure_features  # noqa: E402  (sibling script, not a pa
 from genen_core.config import from_mapping  # noqa: E402
 from genen_core.provenance import git_revision  # noqa: E402
 from genen_core.store import GraphStore  # noqa: E402
+from genen_scale.local_ray import init_local_ray  # noqa: E402
 from genen_scale.sweep.config import SweepConfig  # noqa: E402
 from genen_scale.sweep.runner import run_sweep  # noqa: E402
 
@@ -105,6 +106,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--task", default="solubility")
     p.add_argument("--out", default=str(HERE / "out" / "sweep"))
     p.add_argument("--json", default=str(HERE / "results" / "sweep.json"))
+    p.add_argument("--log-to-driver", default="false", choices=["true", "false"],
+                   help="Ray forwards the trials' log lines to this process "
+                   "(genen-sweep's trial_logs; off there by default)")  # fmt: skip
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     store_path = build_store()
@@ -113,7 +117,9 @@ def main(argv: list[str] | None = None) -> dict:
     task = args.task
     out = Path(args.out) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     load_before = os.getloadavg()
-    ray.init(num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+    init_local_ray(
+        num_cpus=args.cpus, include_dashboard=False, log_to_driver=args.log_to_driver == "true"
+    )
     try:
         runs = {
             "sequential": sweep(store_path, features, task, args, out / "sequential", 1),
@@ -126,7 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
     speedup = runs["sequential"]["wall_s"] / runs["concurrent"]["wall_s"]
     result = {
         "benchmark": "sweep",
-        "command": f"bench_sweep.py --cpus {args.cpus} --epochs {args.epochs}",
+        "command": f"bench_sweep.py --cpus {args.cpus} --epochs {args.epochs} "
+        f"--log-to-driver {args.log_to_driver}",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git_revision(),
         "hardware": {"cpus": os.cpu_count(), "machine": platform.machine(),
@@ -137,6 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
         "store": {"path": str(store_path), "nodes": store.num_nodes, "genes": store.num_genes,
                   "features": features, "task": task},
         "config": {"ray_cpus": args.cpus, "epochs": args.epochs, "folds_per_trial": 2,
+                   "log_to_driver": args.log_to_driver == "true",
                    "cpus_per_trial": 1, "trials": trials,
                    "grid": "gcn x {ppi, go_ppi} x mask {0, .25, .5, .75, .9} x seeds {0, 1}"},
         "runs": runs,

@@ -138,6 +138,17 @@ def render_sweep(r: dict) -> str:
         f"| speed-up sequential / concurrent over ideal {r['ideal_speedup']} | {eff:.2f} "
         f"(speed-up {r['speedup']:.2f}) | >= 0.8 | {'yes' if eff >= 0.8 else '**no**'} |",
     ]
+    other = r.get("with_log_to_driver")
+    if other:
+        walls = ", ".join(f"{k} {m['wall_s']:.0f} s" for k, m in other["runs"].items())
+        lines += [
+            "",
+            f"The same runs with the trials' logs forwarded to the driver (`python benchmarks/"
+            f"{other['command']}`, {other['date']}): {walls}, efficiency "
+            f"{other['efficiency']:.2f}. Forwarding costs throughput in both runs, hence "
+            "genen-sweep's `trial_logs = false` default; the efficiency ratio moves by about "
+            "0.1 between such runs.",
+        ]
     return "\n".join(lines)
 
 

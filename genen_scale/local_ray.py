@@ -33,18 +33,21 @@ def init_local_ray(**kwargs) -> None:
         ray.init(_node_ip_address=LOOPBACK, **kwargs)
 
 
-def join_or_start(address: str | None, **local_kwargs) -> str | None:
+def join_or_start(address: str | None, log_to_driver: bool = True, **local_kwargs) -> str | None:
     """Join ``address``, else the cluster of a ``ray job submit`` job (``RAY_ADDRESS``),
     else start a local Ray on 127.0.0.1 with ``local_kwargs``.
+
+    Args:
+        log_to_driver: Print the log lines of this job's tasks and actors here.
 
     Returns:
         The address joined, or None when this call started a local Ray.
     """
     address = address or ("auto" if os.environ.get("RAY_ADDRESS") else None)
     if address:
-        ray.init(address=address)
+        ray.init(address=address, log_to_driver=log_to_driver)
     else:
-        init_local_ray(**local_kwargs)
+        init_local_ray(log_to_driver=log_to_driver, **local_kwargs)
     return address
 
 

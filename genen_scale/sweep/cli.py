@@ -32,7 +32,12 @@ def connect(cfg: SweepConfig) -> bool:
 
     if cfg.local or ray.is_initialized():
         return False
-    join_or_start(cfg.ray_address, num_cpus=cfg.num_cpus, include_dashboard=False)
+    join_or_start(
+        cfg.ray_address,
+        log_to_driver=cfg.trial_logs,
+        num_cpus=cfg.num_cpus,
+        include_dashboard=False,
+    )
     return True
 
 

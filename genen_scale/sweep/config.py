@@ -171,6 +171,11 @@ class SweepConfig:
     local one (bound to 127.0.0.1)."""
     num_cpus: int | None = None
     """CPUs of a local Ray cluster started by the sweep (None: all of this machine)."""
+    trial_logs: bool = False
+    """Forward every trial's log lines to this terminal (Ray's ``log_to_driver``). Off,
+    the terminal shows the sweep's progress and failures (tracebacks in each trial's
+    ``error.txt``), and trials run faster: forwarding measured 10% of a 2-core machine's
+    throughput (``benchmarks/bench_sweep.py --log-to-driver``)."""
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.leakage]
