@@ -149,15 +149,11 @@ class Adjacency:
             raise ValueError("Adjacency.restrict needs cached values (unit or fixed weights)")
         local = torch.full((self.num_nodes,), -1, dtype=torch.long, device=self.col.device)
         local[nodes] = torch.arange(len(nodes), device=nodes.device)
-        rows, cols = local[self.row], local[self.col]
-        keep = (rows >= 0) & (cols >= 0)
-        rows, cols, values = rows[keep], cols[keep], self.const[keep]
-        n = len(nodes)
-        order = torch.argsort(rows * n + cols, stable=True)
+        rows, cols, which = induced_entries(self.row, self.col, local, len(nodes))
         none = torch.empty(0, dtype=torch.long, device=rows.device)
         return self._assemble(
-            rows[order], cols[order], torch.full_like(rows, -1), n, n, False, False,
-            none, none, const=values[order],
+            rows, cols, torch.full_like(rows, -1), len(nodes), len(nodes), False, False,
+            none, none, const=self.const[which],
         )  # fmt: skip
 
     def prefix(self, rows: int, cols: int) -> Adjacency:
@@ -234,6 +230,24 @@ class Adjacency:
             k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()
         }
         return Adjacency(**moved)
+
+
+def induced_entries(
+    row: Tensor, col: Tensor, local: Tensor, n: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The entries with both ends among ``n`` chosen nodes, relabelled and in CSR order.
+
+    Args:
+        local: Old id -> new id in ``[0, n)``, or -1 for a node left out.
+
+    Returns:
+        New rows, new columns, and the positions of those entries in ``row``/``col``.
+    """
+    rows, cols = local[row], local[col]
+    which = torch.nonzero((rows >= 0) & (cols >= 0)).squeeze(1)
+    rows, cols = rows[which], cols[which]
+    order = torch.argsort(rows * n + cols, stable=True)
+    return rows[order], cols[order], which[order]
 
 
 def propagate_first(adj: Adjacency, fan_in: int, fan_out: int) -> bool:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from genen_scale.adjacency import Adjacency
+from genen_scale.adjacency import Adjacency, induced_entries
 
 
 @dataclass
@@ -124,12 +124,9 @@ def receptive_field(
     local[nodes] = torch.arange(len(nodes), device=seeds.device)
     block = adj.restrict(nodes) if adj is not None else None
     edges = None
-    if adj is None:
-        src, dst = local[edge_index[0]], local[edge_index[1]]
-        keep = (src >= 0) & (dst >= 0)
-        src, dst = src[keep], dst[keep]
-        order = torch.argsort(dst * len(nodes) + src, stable=True)
-        edges = torch.stack([src[order], dst[order]])
+    if adj is None:  # GAT: the field's edges, target-sorted (rows are targets)
+        dst, src, _ = induced_entries(edge_index[1], edge_index[0], local, len(nodes))
+        edges = torch.stack([src, dst])
     layers: list[LayerGraph | None] = []
     for j in range(num_hops):
         if j == 0 and input_propagated:
