@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import pytest
 from train_helpers import FEATURES, SWEEP, train_store
 
 from genen_core.config import ConfigError, load_config
+from genen_core.provenance import git_revision
 from genen_scale.report.cli import ReportConfig, build_report
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.grid import expand
@@ -123,6 +126,7 @@ def test_local_sweep_rows_have_every_key_and_metric(local_sweep):
     assert (lr["auc_masked"] < lr["auc_unmasked"]).all()
     gnn = table[table["model"] == "gcn"]
     assert (gnn["epochs"] == 3).all() and (gnn["graph"] == "go_ppi").all()
+    assert (table["revision"] == git_revision()).all()
 
 
 def test_rerun_skips_finished_and_retries_lost_trials(local_sweep):
@@ -146,6 +150,28 @@ def test_rerun_skips_finished_and_retries_lost_trials(local_sweep):
     )
 
 
+def test_kept_rows_alone_resume_on_another_machine(local_sweep, tmp_path):
+    """What docs/reproduction-results keeps in git (each trial's rows.parquet and
+    trial.json, no run directories) is enough for a fresh checkout to skip every
+    finished trial and report them."""
+    cfg, outcome, table = local_sweep
+    kept = tmp_path / "kept"
+    for t in table["trial"].unique():
+        for name in (ROWS, "trial.json"):
+            src = trial_dir(outcome.output_dir, t) / name
+            (kept / src.relative_to(outcome.output_dir)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, kept / src.relative_to(outcome.output_dir))
+    again = run_sweep(dataclasses.replace(cfg, output_dir=str(kept)))
+    assert again.done == 4
+    assert not any((trial_dir(kept, t) / "run").exists() for t in table["trial"])
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(again.results).drop(columns=list(VOLATILE_COLUMNS)),
+        table.drop(columns=list(VOLATILE_COLUMNS)),
+    )
+    text = build_report(ReportConfig(str(kept), tsne_task="toy_binary")).read_text()
+    assert "| ours: gcn on go_ppi |" in text and "exported no embeddings" in text
+
+
 def test_report_builds_tables_and_figures(local_sweep, tmp_path):
     _, outcome, _ = local_sweep
     md = build_report(
@@ -153,6 +179,7 @@ def test_report_builds_tables_and_figures(local_sweep, tmp_path):
     )
     text = md.read_text()
     assert "| ours: gcn on go_ppi |" in text and "| ours: logreg (text only) |" in text
+    assert f"`{git_revision()}` (4 trials)" in text
     assert "paper: Genen GCN on GO+PPI" in text and "mask_rate = 0.5" in text
     for name in ("study_groups.png", "masking_toy_binary.png", "tsne_toy_binary.png"):
         png = tmp_path / "figures" / name

@@ -140,6 +140,13 @@ def _provenance(results: pd.DataFrame, status: dict | None) -> str:
         f"{len(results)} fold rows, {wall.sum() / 3600:.2f} h of trial wall time "
         f"(median trial {wall.median():.0f} s) on {', '.join(sorted(results['host'].unique()))}.",
     ]
+    if "revision" in results:
+        per_revision = results.groupby("trial")["revision"].first().value_counts()
+        lines.append(
+            "Code revisions that ran them: "
+            + ", ".join(f"`{rev}` ({n} trials)" for rev, n in per_revision.items())
+            + "."
+        )
     if status:
         lines.append(
             f"Sweep state of {status['updated']} at git revision `{status['git_revision']}`."

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from genen_core.provenance import git_revision
 from genen_scale.baselines import run_baseline
 from genen_scale.fold_result import predictions_table
 from genen_scale.folds import with_validation
@@ -182,7 +183,8 @@ def _baseline(name: str, cfg: TrainConfig) -> pd.DataFrame:
 def _rows(
     spec: TrialSpec, cfg: TrainConfig, table: pd.DataFrame, wall_s: float, cpus: float, gpus: float
 ) -> pd.DataFrame:
-    """Per-fold rows: grid keys, trial id, metrics, epochs, wall time and resources."""
+    """Per-fold rows: grid keys, trial id, metrics, epochs, wall time, resources and the
+    code revision that ran the trial."""
     metrics = table.drop(columns=[c for c in RUN_KEY_COLUMNS if c in table])
     # Every classification kind is scored by AUC, regression by Pearson r.
     primary = primary_metric("regression" if "pearson" in metrics else "binary")
@@ -202,6 +204,8 @@ def _rows(
             "workers": cfg.scaling.num_workers,
             "threads": cfg.scaling.threads_per_worker,
             "host": platform.node(),
+            # A sweep resumed across sessions mixes code revisions; each row says its own.
+            "revision": git_revision(),
             "run_dir": f"{TRIALS_DIR}/{spec.id}/run",
             "store": str(cfg.data.store),
         },
