@@ -1,6 +1,6 @@
 """Running a sweep's trials: concurrently as Ray Tune function trainables, or in process.
 
-Every trial is a Tune trial of :func:`tune_trial` wrapped with
+Every trial is a Tune trial of :func:`~genen_scale.sweep.actor.tune_trial` wrapped with
 :func:`ray.tune.with_resources` (fractional CPUs/GPUs, so small trials pack a node).
 A trial reads the store from its path (memory-mapped on its node; nothing large travels
 through Ray) and runs in process, or, with ``train.scaling.num_workers > 0``, starts a
@@ -27,15 +27,10 @@ import yaml
 
 from genen_core.config import to_dict
 from genen_core.provenance import git_revision
+from genen_scale.sweep.actor import tune_trial
 from genen_scale.sweep.config import GRID_KEYS, SweepConfig
 from genen_scale.sweep.grid import TrialSpec, expand
-from genen_scale.sweep.trial import (
-    has_failed,
-    is_done,
-    run_trial,
-    run_trial_in_child,
-    trial_dir,
-)
+from genen_scale.sweep.trial import has_failed, is_done, run_trial, trial_dir
 
 log = logging.getLogger(__name__)
 
@@ -140,19 +135,6 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
     )
 
 
-def tune_trial(config: dict) -> None:
-    """The Tune function trainable: one trial, reported once when it has finished."""
-    from ray import tune
-
-    if not logging.getLogger().handlers:  # a fresh worker process logs nothing by default
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    spec = TrialSpec.from_dict(config["spec"])
-    # Ray Train inside Tune for multi-worker trials; in-process ones need a child process.
-    fn = run_trial if spec.train["scaling"]["num_workers"] > 0 else run_trial_in_child
-    rows = fn(spec, Path(config["sweep_dir"]), config["cpus"], config["gpus"])
-    tune.report({"rows": len(rows), "wall_s": float(rows["wall_s"].iloc[0]) if len(rows) else 0.0})
-
-
 def _run_tune(
     cfg: SweepConfig,
     out: Path,
@@ -187,7 +169,7 @@ def _run_tune(
             "cpus": r.cpus_per_trial,
             "gpus": r.gpus_per_trial,
         },
-        # Reused actors keep their forkserver (see run_trial_in_child): trials start fast.
+        # Reused actors keep their warm child process (genen_scale.sweep.actor).
         tune_config=tune.TuneConfig(
             max_concurrent_trials=r.max_concurrent or None, reuse_actors=True
         ),

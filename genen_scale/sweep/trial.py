@@ -16,16 +16,11 @@ no validation genes, a baseline carves its model-selection split from the traini
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import json
 import logging
-import multiprocessing
 import os
 import platform
 import shutil
-import signal
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -102,54 +97,6 @@ def run_trial(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.
     rows.to_parquet(tmp, index=False)
     os.replace(tmp, d / ROWS)
     return rows
-
-
-class TrialError(RuntimeError):
-    """A trial run in a child process failed; the message ends with the child's error."""
-
-
-def run_trial_in_child(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.DataFrame:
-    """:func:`run_trial` in a fresh child process, waiting for it.
-
-    Inside a Ray Tune trial, Ray Train's local mode (``scaling.num_workers = 0``) cannot
-    run in the trial's own process: Train V2 refuses ``ray.train.get_context`` inside a
-    Tune session (ray-project/ray#49454). A child process has no Tune session; it uses
-    the CPUs Tune reserved for the trial and reports through the trial directory
-    (``rows.parquet`` or ``error.txt``). It is killed if this process dies, so an
-    interrupted sweep never leaves a trial running behind a re-run. Children are forked
-    from a forkserver that has imported the training code once (Tune reuses the trial
-    actor, and with it the server), so a trial starts in well under a second.
-
-    Raises:
-        TrialError: The child failed or was killed.
-    """
-    child = _child_context().Process(
-        target=_child_main, args=(spec.to_dict(), str(sweep_dir), cpus, gpus), daemon=False
-    )
-    child.start()
-    child.join()
-    d = trial_dir(sweep_dir, spec.id)
-    if (d / ROWS).is_file():
-        return pd.read_parquet(d / ROWS)
-    error = (d / ERROR).read_text().strip().splitlines() if (d / ERROR).is_file() else []
-    reason = error[-1] if error else f"child process exited with code {child.exitcode}"
-    raise TrialError(f"trial {spec.id} failed: {reason} (see {d / ERROR})")
-
-
-@functools.cache
-def _child_context():
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
-    return ctx
-
-
-def _child_main(spec: dict, sweep_dir: str, cpus: float, gpus: float) -> None:
-    if sys.platform.startswith("linux"):
-        # PR_SET_PDEATHSIG: SIGKILL this process when its parent (the forkserver, which
-        # exits with the trial's process) dies.
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    run_trial(TrialSpec.from_dict(spec), Path(sweep_dir), cpus, gpus)
 
 
 def _gnn(cfg: TrainConfig) -> pd.DataFrame:
