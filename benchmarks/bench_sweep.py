@@ -7,8 +7,8 @@ vs 1). Each run writes its own sweep directory, so every trial runs in both. Rep
 wall time of each, the speed-up sequential / concurrent against the ideal
 ``min(cpus, trials)``, and trials per hour. With ``--plain true`` the same trials also
 run without Ray, in a pool of 1 and of ``--cpus`` processes: the speed-up the machine
-gives this work at all, which bounds what any scheduler reaches. On a shared machine only the ratio, taken in
-one run, compares.
+gives this work at all, which bounds what any scheduler reaches. On a shared machine
+only the ratios, taken in one run, compare.
 
 Data: a generated store (``ingest.generate`` preset ``demo``, ~2,000 genes, built once
 into ``benchmarks/out/sweep-store``) with a random 384-d float16 feature matrix (values
@@ -116,7 +116,7 @@ def _plain_trial(spec: dict, out: str) -> None:
 
 def plain(store: Path, features: str, task: str, args, out: Path, procs: int) -> dict:
     """The same trials without Ray: a pool of ``procs`` forkserver processes runs
-    :func:`run_trial` on each. Its speed-up is what this machine's cores give two
+    :func:`run_trial` on each. Its speed-up is what this machine's cores give ``procs``
     processes of this work at all (shared caches and memory bandwidth, a VM's steal),
     the ceiling for any scheduler's."""
     cfg = sweep_config(store, features, task, args, out, 0)

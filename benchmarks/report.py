@@ -129,9 +129,9 @@ def render_sweep(r: dict) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for name, m in runs.items():
-        active = f"{m['active_s']:.0f}" if "active_s" in m else ""
         lines.append(
-            f"| {name} | {m['trials']} | {m['wall_s']:.0f} | {active} | {m['trials_per_hour']:.0f} |"
+            f"| {name} | {m['trials']} | {m['wall_s']:.0f} | {m['active_s']:.0f} "
+            f"| {m['trials_per_hour']:.0f} |"
         )
     eff = r["efficiency"]
     lines += [
@@ -141,15 +141,14 @@ def render_sweep(r: dict) -> str:
         f"| speed-up sequential / concurrent over ideal {r['ideal_speedup']} | {eff:.2f} "
         f"(speed-up {r['speedup']:.2f}) | >= 0.8 | {'yes' if eff >= 0.8 else '**no**'} |",
     ]
-    if "active_efficiency" in r:
-        lines += [
-            "",
-            "Active is the span from the first trial's start to the last one's end; wall "
-            "minus active is the sweep's fixed start-up and close (Ray Tune, and each trial "
-            "actor's child importing torch and PyG once). Over the active spans the "
-            f"efficiency is {r['active_efficiency']:.2f}: the shortfall of the wall-time "
-            "figure is that fixed cost, which these few-second trials do not amortise.",
-        ]
+    lines += [
+        "",
+        "Active is the span from the first trial's start to the last one's end; wall "
+        "minus active is the sweep's fixed start-up and close (Ray Tune, and each trial "
+        "actor's child importing torch and PyG once). Over the active spans the "
+        f"efficiency is {r['active_efficiency']:.2f}: the shortfall of the wall-time "
+        "figure is that fixed cost, which these few-second trials do not amortise.",
+    ]
     machine = r.get("plain_speedup")
     if machine:
         lines += [

@@ -158,9 +158,8 @@ def test_kept_rows_alone_resume_on_another_machine(local_sweep, tmp_path):
     kept = tmp_path / "kept"
     for t in table["trial"].unique():
         for name in (ROWS, "trial.json"):
-            src = trial_dir(outcome.output_dir, t) / name
-            (kept / src.relative_to(outcome.output_dir)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, kept / src.relative_to(outcome.output_dir))
+            trial_dir(kept, t).mkdir(parents=True, exist_ok=True)
+            shutil.copy(trial_dir(outcome.output_dir, t) / name, trial_dir(kept, t) / name)
     again = run_sweep(dataclasses.replace(cfg, output_dir=str(kept)))
     assert again.done == 4
     assert not any((trial_dir(kept, t) / "run").exists() for t in table["trial"])

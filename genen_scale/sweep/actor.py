@@ -42,27 +42,20 @@ def tune_trial(config: dict) -> None:
 
     if not logging.getLogger().handlers:  # a fresh worker process logs nothing by default
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    spec, out = config["spec"], Path(config["sweep_dir"])
-    if spec["train"]["scaling"]["num_workers"] > 0:
-        # Ray Train inside Tune: the trial's own process drives its Train workers.
-        from genen_scale.sweep.grid import TrialSpec
-        from genen_scale.sweep.trial import run_trial
-
-        rows = run_trial(TrialSpec.from_dict(spec), out, config["cpus"], config["gpus"])
-        wall_s = float(rows["wall_s"].iloc[0]) if len(rows) else 0.0
-    else:
-        wall_s = run_in_child(spec, out, config["cpus"], config["gpus"])
-    tune.report({"wall_s": wall_s})
+    spec, out = config["spec"], config["sweep_dir"]
+    # Ray Train inside Tune: a multi-worker trial's own process drives its Train workers.
+    run = _run if spec["train"]["scaling"]["num_workers"] > 0 else run_in_child
+    tune.report({"wall_s": run(spec, out, config["cpus"], config["gpus"])})
 
 
-def run_in_child(spec: dict, sweep_dir: Path, cpus: float, gpus: float) -> float:
+def run_in_child(spec: dict, sweep_dir: str, cpus: float, gpus: float) -> float:
     """:func:`genen_scale.sweep.trial.run_trial` in this process's child; its wall time.
 
     Raises:
         TrialError: The trial failed, or the child died (a new one serves the next trial).
     """
     try:
-        return _child().submit(_child_main, spec, str(sweep_dir), cpus, gpus).result()
+        return _child().submit(_run, spec, sweep_dir, cpus, gpus).result()
     except BrokenProcessPool:
         _child.cache_clear()
         reason = "its process died (killed, or out of memory)"
@@ -87,8 +80,10 @@ def _child_init() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
 
-def _child_main(spec: dict, sweep_dir: str, cpus: float, gpus: float) -> float:
-    from genen_scale.sweep.grid import TrialSpec  # preloaded by the forkserver
+def _run(spec: dict, sweep_dir: str, cpus: float, gpus: float) -> float:
+    """:func:`~genen_scale.sweep.trial.run_trial`; its wall time (in the child, its imports
+    were preloaded by the forkserver)."""
+    from genen_scale.sweep.grid import TrialSpec
     from genen_scale.sweep.trial import run_trial
 
     rows = run_trial(TrialSpec.from_dict(spec), Path(sweep_dir), cpus, gpus)
