@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from train_helpers import FEATURES, SWEEP, train_store
 
 from genen_core.config import ConfigError, load_config
 from genen_core.provenance import git_revision
+from genen_scale import train
 from genen_scale.report.cli import ReportConfig, build_report
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.grid import expand
@@ -113,9 +115,11 @@ def test_local_sweep_rows_have_every_key_and_metric(local_sweep):
         "auc_well_studied",
         "auc_unmasked",
         "wall_s",
+        "cpu_s",
         "cpus",
     ):
         assert table[col].notna().all(), col
+    assert (table["cpu_s"] > 0).all()
     masked = table[table["mask_rate"] == 0.5]
     assert (
         masked["auc_masked"].notna().all()
@@ -167,8 +171,27 @@ def test_kept_rows_alone_resume_on_another_machine(local_sweep, tmp_path):
         pd.read_parquet(again.results).drop(columns=list(VOLATILE_COLUMNS)),
         table.drop(columns=list(VOLATILE_COLUMNS)),
     )
-    text = build_report(ReportConfig(str(kept), tsne_task="toy_binary")).read_text()
+    report = ReportConfig(str(kept), tsne_task="toy_binary")
+    text = build_report(report).read_text()
     assert "| ours: gcn on go_ppi |" in text and "exported no embeddings" in text
+    assert "tsne_toy_binary.png" not in text
+
+    # The report's way back to the t-SNE: the trial's own training config, re-run into
+    # its directory, gives the same fold metrics and the embeddings the figure needs.
+    gnn = table[(table["model"] == "gcn") & (table["mask_rate"] == 0)].iloc[0]
+    d = trial_dir(kept, gnn["trial"])
+    assert f"< {d}/trial.json" in text and f"--output_dir {d} --run_name run" in text
+    train_cfg = tmp_path / "train.yaml"
+    train_cfg.write_text(json.dumps(json.loads((d / "trial.json").read_text())["train"]))
+    assert (
+        train.main(["--config", str(train_cfg), "--output_dir", str(d), "--run_name", "run"]) == 0
+    )
+    rerun = pd.read_parquet(d / "run" / "metrics.parquet")
+    rerun = rerun[rerun["model"] == "gcn"].set_index("fold")["auc"]
+    kept_auc = table[table["trial"] == gnn["trial"]].set_index("fold")["auc"]
+    pd.testing.assert_series_equal(rerun.sort_index(), kept_auc.sort_index(), check_names=False)
+    text = build_report(report).read_text()
+    assert "exported no embeddings" not in text and "figures/tsne_toy_binary.png" in text
 
 
 def test_report_builds_tables_and_figures(local_sweep, tmp_path):
@@ -178,7 +201,7 @@ def test_report_builds_tables_and_figures(local_sweep, tmp_path):
     )
     text = md.read_text()
     assert "| ours: gcn on go_ppi |" in text and "| ours: logreg (text only) |" in text
-    assert f"`{git_revision()}` (4 trials)" in text
+    assert f"`{git_revision()}` (4 trials)" in text and "CPU time, recorded for 4 of them" in text
     assert "paper: Genen GCN on GO+PPI" in text and "mask_rate = 0.5" in text
     for name in ("study_groups.png", "masking_toy_binary.png", "tsne_toy_binary.png"):
         png = tmp_path / "figures" / name

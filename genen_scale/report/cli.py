@@ -140,6 +140,13 @@ def _provenance(results: pd.DataFrame, status: dict | None) -> str:
         f"{len(results)} fold rows, {wall.sum() / 3600:.2f} h of trial wall time "
         f"(median trial {wall.median():.0f} s) on {', '.join(sorted(results['host'].unique()))}.",
     ]
+    cpu = results.groupby("trial")["cpu_s"].first().dropna() if "cpu_s" in results else []
+    if len(cpu):
+        # Wall time also counts waiting (a loaded or paused machine); CPU time does not.
+        lines.append(
+            f"CPU time, recorded for {len(cpu)} of them: {cpu.sum() / 3600:.2f} h "
+            f"against {wall[cpu.index].sum() / 3600:.2f} h of their wall time."
+        )
     if "revision" in results:
         per_revision = results.groupby("trial")["revision"].first().value_counts()
         lines.append(
@@ -170,7 +177,15 @@ def _tsne(cfg: ReportConfig, results: pd.DataFrame, src: Path, fig_dir: Path, li
         None,
     )
     if emb_file is None:
-        return f"Trial {row['trial']} exported no embeddings ({run_dir}).\n"
+        # A sweep kept in git (docs/reproduction-results) has rows but no run directories.
+        trial, config = run_dir.parent, f"/tmp/{row['trial']}.yaml"
+        extract = "import json, sys; print(json.dumps(json.load(sys.stdin)['train']))"
+        return (
+            f"Trial {row['trial']} exported no embeddings ({run_dir}). To export them, "
+            "re-run the trial's training config into that directory:\n\n```bash\n"
+            f'python -c "{extract}" < {trial}/trial.json > {config}\n'
+            f"genen-train --config {config} --output_dir {trial} --run_name run\n```\n"
+        )
     store = GraphStore.open(row["store"])
     task = load_task(store, cfg.tsne_task)
     if not isinstance(task.kind, SingleLabelClassification):

@@ -47,7 +47,7 @@ ERROR = "error.txt"
 SPEC = "trial.json"
 # Columns that differ between two runs of the same trial (time, memory, machine); a
 # resumed sweep equals an uninterrupted one in every other column.
-VOLATILE_COLUMNS = ("wall_s", "peak_mem_mb", "host")
+VOLATILE_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb", "host")
 # Columns of a run's metrics table that the grid keys already carry.
 RUN_KEY_COLUMNS = ("task", "mask_fraction", "model", "graph")
 
@@ -86,13 +86,14 @@ def run_trial(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.
     (d / SPEC).write_text(json.dumps(spec.to_dict(), indent=2))
     cfg = spec.config(d)
     log.info("trial %s: %s", spec.id, ", ".join(f"{k}={v}" for k, v in spec.keys.items()))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         table = _baseline(spec.model, cfg) if spec.is_baseline else _gnn(cfg)
     except Exception:
         (d / ERROR).write_text(traceback.format_exc())
         raise
-    rows = _rows(spec, cfg, table, time.perf_counter() - start, cpus, gpus)
+    wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    rows = _rows(spec, cfg, table, wall_s, cpu_s, cpus, gpus)
     tmp = d / (ROWS + ".partial")
     rows.to_parquet(tmp, index=False)
     os.replace(tmp, d / ROWS)
@@ -128,10 +129,16 @@ def _baseline(name: str, cfg: TrainConfig) -> pd.DataFrame:
 
 
 def _rows(
-    spec: TrialSpec, cfg: TrainConfig, table: pd.DataFrame, wall_s: float, cpus: float, gpus: float
+    spec: TrialSpec,
+    cfg: TrainConfig,
+    table: pd.DataFrame,
+    wall_s: float,
+    cpu_s: float,
+    cpus: float,
+    gpus: float,
 ) -> pd.DataFrame:
-    """Per-fold rows: grid keys, trial id, metrics, epochs, wall time, resources and the
-    code revision that ran the trial."""
+    """Per-fold rows: grid keys, trial id, metrics, epochs, wall and CPU time (of the whole
+    trial), resources and the code revision that ran the trial."""
     metrics = table.drop(columns=[c for c in RUN_KEY_COLUMNS if c in table])
     # Every classification kind is scored by AUC, regression by Pearson r.
     primary = primary_metric("regression" if "pearson" in metrics else "binary")
@@ -146,6 +153,10 @@ def _rows(
     tail = pd.DataFrame(
         {
             "wall_s": wall_s,
+            # This process's CPU time, all threads: unlike wall time it excludes time the
+            # trial waited (a loaded or paused machine). A multi-worker trial computes in
+            # its Ray Train workers, which this does not see.
+            "cpu_s": cpu_s if cfg.scaling.num_workers == 0 else np.nan,
             "cpus": float(cpus),
             "gpus": float(gpus),
             "workers": cfg.scaling.num_workers,
