@@ -184,7 +184,7 @@ def _tsne(cfg: ReportConfig, results: pd.DataFrame, src: Path, fig_dir: Path, li
             f"Trial {row['trial']} exported no embeddings ({run_dir}). To export them, "
             "re-run the trial's training config into that directory:\n\n```bash\n"
             f'python -c "{extract}" < {trial}/trial.json > {config}\n'
-            f"genen-train --config {config} --output_dir {trial} --run_name run\n```\n"
+            f"genen-train --config {config} --output_dir {trial} --run_name {run_dir.name}\n```\n"
         )
     store = GraphStore.open(row["store"])
     task = load_task(store, cfg.tsne_task)
