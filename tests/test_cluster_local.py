@@ -144,14 +144,36 @@ def test_workers_land_on_different_nodes(cluster, uninterrupted):
     assert len(list((out / "node-cache").glob("*/store"))) == 1  # one copy for the machine
 
 
+def live_train_workers() -> dict[int, psutil.Process]:
+    """The Ray Train worker processes alive now, by pid. Every node runs on this machine,
+    so ``/proc`` has them in milliseconds, where ``ray list`` takes seconds: longer than the
+    epochs left after the second checkpoint on a fast machine."""
+    found = {}
+    for p in psutil.process_iter(["cmdline"]):
+        cmdline = p.info["cmdline"] or [""]
+        if cmdline[0].startswith("ray::RayTrainWorker"):
+            found[p.pid] = p
+    return found
+
+
+def resume(processes: list[psutil.Process]) -> None:
+    for p in processes:
+        try:
+            p.resume()
+        except psutil.NoSuchProcess:
+            pass
+
+
 def test_killed_node_resumes_from_checkpoint(cluster, store, uninterrupted, tmp_path):
     whole = uninterrupted[1]
     before = cluster.train_workers()
+    earlier = set(live_train_workers())
     log = tmp_path / "job.log"
     with log.open("w") as f:
         job = cluster.submit(
             run_args(store, tmp_path, "killed"), stdout=f, stderr=subprocess.STDOUT
         )
+    first: list[psutil.Process] = []
     try:
         run_dir = tmp_path / "killed"
         deadline = time.monotonic() + 300
@@ -159,23 +181,29 @@ def test_killed_node_resumes_from_checkpoint(cluster, store, uninterrupted, tmp_
         while len(list(run_dir.rglob("checkpoint_*"))) < 2:
             assert job.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "no checkpoints appeared"
-            time.sleep(0.2)
-        first = [
-            w
-            for k, w in cluster.train_workers().items()
-            if k not in before and w["state"] == "ALIVE"
-        ]
+            time.sleep(0.05)
+        first = [p for pid, p in live_train_workers().items() if pid not in earlier]
+        # Freeze the run where it stands, so that the kill lands mid-run however fast the
+        # epochs are; the run kept going for seconds while `ray list` answered.
+        for p in first:
+            p.suspend()
         assert len(first) == 2
-        raylet = psutil.Process(first[1]["pid"]).parent()  # a worker's parent is its raylet
+        assert not (run_dir / "metrics.json").exists(), "the run ended before the kill"
+        victim = min(first, key=lambda p: p.pid)
+        raylet = victim.parent()  # a worker's parent is its raylet
         assert raylet.name() == "raylet"
         raylet.kill()
-        killed_node = first[1]["node_id"]
+        resume(first)
         finish(job)
     finally:
+        resume(first)  # a stopped process would outlive a failed test
         if job.poll() is None:
             job.kill()
     workers = [w for k, w in cluster.train_workers().items() if k not in before]
-    restarted = [w for w in workers if w["actor_id"] not in {f["actor_id"] for f in first}]
+    first_pids = {p.pid for p in first}
+    assert {w["pid"] for w in workers} >= first_pids
+    (killed_node,) = {w["node_id"] for w in workers if w["pid"] == victim.pid}
+    restarted = [w for w in workers if w["pid"] not in first_pids]
     assert len(restarted) == 2  # Ray Train started a new group ...
     assert killed_node not in {w["node_id"] for w in restarted}  # ... on the nodes left
     # Every epoch's randomness is derived from (seed, fold, epoch, rank): the resumed run
