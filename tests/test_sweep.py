@@ -22,8 +22,9 @@ from genen_scale import train
 from genen_scale.report.cli import ReportConfig, build_report
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.grid import expand
+from genen_scale.sweep.layout import ROWS, trial_dir
 from genen_scale.sweep.runner import run_sweep
-from genen_scale.sweep.trial import ROWS, VOLATILE_COLUMNS, trial_dir
+from genen_scale.sweep.trial import VOLATILE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -244,3 +245,16 @@ def test_ray_sweep_killed_midway_resumes_to_the_same_results(local_sweep, store,
         result.drop(columns=list(VOLATILE_COLUMNS)),
         expected.drop(columns=list(VOLATILE_COLUMNS)),
     )
+
+
+def test_trial_actor_module_imports_no_training_stack():
+    """Tune unpickles the trainable in every trial actor: its module must stay light
+    (the training stack loads once, in the actor's forkserver child)."""
+    code = (
+        "import sys, genen_scale.sweep.actor\n"
+        "print(sorted(m for m in ('torch', 'torch_geometric', 'sklearn', 'pandas', 'numpy')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

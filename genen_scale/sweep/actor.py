@@ -28,6 +28,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from genen_scale.sweep.layout import ERROR, trial_dir
+
 # The module the child's forkserver imports once: everything a trial runs.
 TRIAL_MODULE = "genen_scale.sweep.trial"
 
@@ -61,7 +63,7 @@ def run_in_child(spec: dict, sweep_dir: str, cpus: float, gpus: float) -> float:
         reason = "its process died (killed, or out of memory)"
     except Exception as e:  # the trial's own error, re-raised in this process
         reason = f"{type(e).__name__}: {e}"
-    error = Path(sweep_dir) / "trials" / spec["id"] / "error.txt"
+    error = trial_dir(sweep_dir, spec["id"]) / ERROR
     raise TrialError(f"trial {spec['id']} failed: {reason} (see {error})")
 
 

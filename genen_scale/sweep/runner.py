@@ -30,7 +30,8 @@ from genen_core.provenance import git_revision
 from genen_scale.sweep.actor import tune_trial
 from genen_scale.sweep.config import GRID_KEYS, SweepConfig
 from genen_scale.sweep.grid import TrialSpec, expand
-from genen_scale.sweep.trial import has_failed, is_done, run_trial, trial_dir
+from genen_scale.sweep.layout import has_failed, is_done, trial_dir
+from genen_scale.sweep.trial import run_trial
 
 log = logging.getLogger(__name__)
 

@@ -35,33 +35,18 @@ from genen_scale.fold_result import predictions_table
 from genen_scale.folds import with_validation
 from genen_scale.metrics import primary_metric
 from genen_scale.sweep.grid import TrialSpec
+from genen_scale.sweep.layout import ERROR, ROWS, SPEC, TRIALS_DIR, trial_dir
 from genen_scale.training import results
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.run import prepare, run
 
 log = logging.getLogger(__name__)
 
-TRIALS_DIR = "trials"
-ROWS = "rows.parquet"
-ERROR = "error.txt"
-SPEC = "trial.json"
 # Columns that differ between two runs of the same trial (time, memory, machine); a
 # resumed sweep equals an uninterrupted one in every other column.
 VOLATILE_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb", "host")
 # Columns of a run's metrics table that the grid keys already carry.
 RUN_KEY_COLUMNS = ("task", "mask_fraction", "model", "graph")
-
-
-def trial_dir(sweep_dir: Path, trial_id: str) -> Path:
-    return Path(sweep_dir) / TRIALS_DIR / trial_id
-
-
-def is_done(sweep_dir: Path, trial_id: str) -> bool:
-    return (trial_dir(sweep_dir, trial_id) / ROWS).is_file()
-
-
-def has_failed(sweep_dir: Path, trial_id: str) -> bool:
-    return not is_done(sweep_dir, trial_id) and (trial_dir(sweep_dir, trial_id) / ERROR).is_file()
 
 
 def run_trial(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.DataFrame:

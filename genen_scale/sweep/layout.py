@@ -1,0 +1,27 @@
+"""Where a sweep keeps each trial: ``DIR/trials/<id>/`` with ``rows.parquet`` when it
+finished, ``error.txt`` when it failed, and ``trial.json`` (its spec).
+
+Standard library only: the Tune trial actor (:mod:`.actor`) reads these paths without
+importing the heavy :mod:`.trial`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TRIALS_DIR = "trials"
+ROWS = "rows.parquet"
+ERROR = "error.txt"
+SPEC = "trial.json"
+
+
+def trial_dir(sweep_dir: Path, trial_id: str) -> Path:
+    return Path(sweep_dir) / TRIALS_DIR / trial_id
+
+
+def is_done(sweep_dir: Path, trial_id: str) -> bool:
+    return (trial_dir(sweep_dir, trial_id) / ROWS).is_file()
+
+
+def has_failed(sweep_dir: Path, trial_id: str) -> bool:
+    return not is_done(sweep_dir, trial_id) and (trial_dir(sweep_dir, trial_id) / ERROR).is_file()
