@@ -1,5 +1,6 @@
 """``ray job submit`` of the training and sweep entry points to a local head node started
-for the test: both run unchanged on the job's cluster."""
+for the test: both run unchanged on the job's cluster, and a sweep trial may itself be a
+Ray Train run."""
 
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 RAY = Path(sys.executable).with_name("ray")
+
+
+# A trial that is itself a one-worker Ray Train run (Train inside Tune): its Train worker
+# takes the head's second CPU beside the trial's driver.
+TRAIN_INSIDE_TUNE = """
+[[grid]]
+tasks = ["toy_binary"]
+graphs = ["ppi"]
+models = ["gcn"]
+options = { "scaling.num_workers" = [1] }
+"""
 
 
 def free_port() -> int:
@@ -132,6 +144,7 @@ def test_ray_job_submit_trains_and_sweeps(tmp_path):
         sweep_file = tmp_path / "sweep.toml"
         sweep_file.write_text(
             SWEEP.format(out=tmp_path / "sweep", store=store.path, features=FEATURES)
+            + TRAIN_INSIDE_TUNE
         )
         sweep = submit_job(dash, env, "python", "-m", "genen_scale.sweep", str(sweep_file))
         # It joined the job's cluster instead of starting a Ray of its own.
@@ -145,6 +158,10 @@ def test_ray_job_submit_trains_and_sweeps(tmp_path):
     assert len(history) == 3 and (run_dir / "embeddings.npy").is_file()
     assert (run_dir / "ray" / "train").is_dir()  # trained by Ray Train workers, not in process
     rows = pd.read_parquet(tmp_path / "sweep" / "results.parquet")
-    # 2 models x 2 mask rates, 2 folds each
-    assert sorted(rows["model"].unique()) == ["gcn", "logreg"] and len(rows) == 8
+    # 2 models x 2 mask rates, and the Train-inside-Tune trial; 2 folds each
+    assert sorted(rows["model"].unique()) == ["gcn", "logreg"] and len(rows) == 10
     assert rows["auc"].notna().all()
+    inside = rows[rows["workers"] == 1]
+    assert len(inside) == 2 and set(inside["graph"]) == {"ppi"}
+    # Its folds ran on a Ray Train worker, started from inside the Tune trial.
+    assert (tmp_path / "sweep" / inside["run_dir"].iloc[0] / "ray" / "train").is_dir()
