@@ -2,12 +2,15 @@
 
 Usage::
 
-    python -m genen_scale.train [--config FILE] [--preset gcn|gat] [--section.key value ...]
+    python -m genen_scale.train [--config FILE] [--preset gcn|gat] [--predict true]
+                                [--section.key value ...]
 
 Without ``--data.store`` it trains on the embedded demo dataset (generated, ingested and
 encoded on first use). ``--scaling.num_workers N`` trains on N Ray Train workers: on the
 cluster of a ``ray job submit`` job, on ``--scaling.ray_address``, or else on a local
 Ray started in this process. See ``genen_scale/training/results.py`` for the outputs.
+``--predict true`` then scores every gene of the store with the run's fold models, as
+``genen-predict RUN_DIR`` does (``genome_predictions.parquet``, ``embeddings.parquet``).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import sys
 
 import ray
 
-from genen_core.command_line import asks_for_help, help_text, parse_command_line
+from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_option
 from genen_core.config import ConfigError
 from genen_core.store import StoreError
 from genen_scale.demo import demo_overrides, demo_store
 from genen_scale.models import PRESETS
+from genen_scale.predict.cli import predict
+from genen_scale.predict.trained_run import PredictError
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.distributed import connect
 from genen_scale.training.inputs import TrainError
@@ -52,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = False
     try:
+        argv = list(argv)
+        # Not a TrainConfig key: it decides nothing of the run (nor its config hash).
+        then_predict = _flag(pop_option(argv, "--predict", "true or false"), "--predict")
         cfg = parse_args(argv)
         if cfg.data.store is None:
             demo = demo_store(cfg.data.demo_cache)
@@ -60,13 +68,23 @@ def main(argv: list[str] | None = None) -> int:
         run_dir, summary = run(cfg)
         print(format_summary(summary))
         print(f"results: {run_dir}")
+        if then_predict:
+            print(predict(str(run_dir)))
         return 0
-    except (ConfigError, TrainError, StoreError) as e:
+    except (ConfigError, TrainError, StoreError, PredictError) as e:
         print(f"genen-train: error: {e}", file=sys.stderr)
         return 2
     finally:
         if started:
             ray.shutdown()
+
+
+def _flag(value: str | None, flag: str) -> bool:
+    if value is None or value.lower() in ("false", "no", "0"):
+        return False
+    if value.lower() in ("true", "yes", "1"):
+        return True
+    raise ConfigError(f"{flag} {value!r}: give true or false")
 
 
 if __name__ == "__main__":

@@ -58,17 +58,6 @@ def build_tiny_store(
         for i, (s, c) in enumerate(zip(symbols, cls, strict=True))
     ]
     texts += [f"GO term {g}: a process." for g in go_ids]
-    nodes = pa.table(
-        {
-            "node": np.arange(n, dtype=np.int64),
-            "kind": ["gene"] * num_genes + ["go"] * num_go,
-            "key": symbols + go_ids,
-            "name": symbols + [f"term {i}" for i in range(num_go)],
-            "namespace": [None] * num_genes + ["biological_process"] * num_go,
-            "text": texts,
-            "word_count": [len(t.split()) for t in texts],
-        }
-    )
     value = rng.random(num_genes)
     labels = pa.table(
         {
@@ -78,6 +67,40 @@ def build_tiny_store(
             "label": np.concatenate([cls.astype(float), cls + 0.3 * value]),
         }
     )
+    tasks = {
+        "toy_binary": {"kind": "binary", "classes": ["nucleus", "membrane"]},
+        "toy_regression": {"kind": "regression", "classes": []},
+    }
+    params = {"generator": "tests.conftest.build_tiny_store", "seed": seed}
+    return write_store(path, (ppi, gene_go, go_go), symbols, texts, labels, tasks, params)
+
+
+def write_store(
+    path: Path,
+    relations: tuple,
+    symbols: list[str],
+    texts: list[str],
+    labels: pa.Table,
+    tasks: dict,
+    params: dict,
+    aliases: pa.Table | None = None,
+) -> GraphStore:
+    """A store of gene nodes (``symbols``) then GO nodes ``GO:0000000``...: the three
+    relations' CSRs (ppi, gene_go, go_go), node texts, labels and tasks."""
+    ppi, gene_go, go_go = relations
+    num_genes, n = len(symbols), len(texts)
+    num_go = n - num_genes
+    nodes = pa.table(
+        {
+            "node": np.arange(n, dtype=np.int64),
+            "kind": ["gene"] * num_genes + ["go"] * num_go,
+            "key": symbols + [f"GO:{i:07d}" for i in range(num_go)],
+            "name": symbols + [f"term {i}" for i in range(num_go)],
+            "namespace": [None] * num_genes + ["biological_process"] * num_go,
+            "text": texts,
+            "word_count": [len(t.split()) for t in texts],
+        }
+    )
     with StoreBuilder(path) as b:
         for name, csr in (("ppi", ppi), ("gene_go", gene_go), ("go_go", go_go)):
             b.write_csr(name, csr)
@@ -85,18 +108,17 @@ def build_tiny_store(
         b.write_csr("go_ppi", merge_csr([ppi, gene_go, go_go]))
         b.write_nodes(nodes)
         b.write_labels(labels)
+        if aliases is not None:
+            b.write_aliases(aliases)
         b.commit(
             {
                 "species": 9606,
                 "counts": {"nodes": n, "genes": num_genes, "go_terms": num_go},
                 "edge_types": {"ppi": 0, "gene_go": 1, "is_a": 2},
                 "relations": list(RELATIONS),
-                "tasks": {
-                    "toy_binary": {"kind": "binary", "classes": ["nucleus", "membrane"]},
-                    "toy_regression": {"kind": "regression", "classes": []},
-                },
+                "tasks": tasks,
                 "sources": {},
-                "params": {"generator": "tests.conftest.build_tiny_store", "seed": seed},
+                "params": params,
             }
         )
     return GraphStore.open(path)

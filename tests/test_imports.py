@@ -35,6 +35,7 @@ GENEN_SCALE_ORDER = {
     "genen_scale.training": 4,
     "genen_scale.train": 4,
     "genen_scale.demo": 4,
+    "genen_scale.predict": 4,  # reads trained runs back; genen-train --predict calls it
     "genen_scale.sweep": 5,
     "genen_scale.report": 6,
 }

@@ -23,7 +23,7 @@ from genen_scale.adjacency import Adjacency
 from genen_scale.models import ModelConfig, build_adjacency, propagate_input
 from genen_scale.receptive import LayerGraph, ReceptiveField, receptive_field
 from genen_scale.sampling.loader import full_batch, make_neighbor_loader
-from genen_scale.training.config import DataConfig
+from genen_scale.training.config import DataConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,26 @@ def resolve_full_batch(
     if log_choice:
         log.info("training %s (%s)", "full batch" if full else "on sampled neighbourhoods", why)
     return full
+
+
+def run_batches(
+    cfg: TrainConfig,
+    csr: CSR,
+    x: Tensor,
+    task_nodes: Tensor,
+    models: int,
+    device: torch.device,
+    log_choice: bool = True,
+) -> GraphBatches:
+    """The batches every fold of a run trains and is scored on: full batch or sampled as
+    :func:`resolve_full_batch` decides for ``models`` models trained at once (the folds,
+    when they train stacked; else 1), over the receptive field of the task's genes where
+    that applies. Training workers and ``genen-predict`` build them alike, so a fold's
+    model scores the same there."""
+    d = cfg.data
+    full = resolve_full_batch(d, cfg.model, csr, x.shape[1], log_choice, models)
+    seeds = task_nodes if full and d.receptive_field else None
+    return GraphBatches(csr, x, d.fanouts, d.batch_size, full, device, cfg.model, seeds)
 
 
 class GraphBatches:
