@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
 
 import pytest
 
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
+from train_helpers import small_config, train_store  # noqa: E402
+
 from genen_scale.encode.stage import _Runner  # noqa: E402
+from genen_scale.training import run  # noqa: E402
 from genen_scale.training.config import ScaleConfig  # noqa: E402
 from genen_scale.training.distributed import connect  # noqa: E402
 
 
+def listeners() -> set[tuple[str, str]]:
+    """(local address, process name) of every listening TCP socket of this process and
+    its children."""
+    me = psutil.Process()
+    procs = {me.pid: me} | {p.pid: p for p in me.children(recursive=True)}
+    found = set()
+    for c in psutil.net_connections(kind="tcp"):
+        if c.status == psutil.CONN_LISTEN and c.pid in procs:
+            try:
+                name = procs[c.pid].name()
+            except psutil.NoSuchProcess:
+                name = "?"
+            found.add((c.laddr.ip.removeprefix("::ffff:"), name))
+    return found
+
+
 def listening_addresses() -> set[str]:
     """Local addresses of every listening TCP socket of this process and its children."""
-    me = psutil.Process()
-    pids = {me.pid} | {p.pid for p in me.children(recursive=True)}
-    return {
-        c.laddr.ip.removeprefix("::ffff:")
-        for c in psutil.net_connections(kind="tcp")
-        if c.status == psutil.CONN_LISTEN and c.pid in pids
-    }
+    return {ip for ip, _ in listeners()}
 
 
 def assert_loopback_only() -> None:
@@ -62,3 +76,32 @@ def test_encode_starts_its_ray_the_same_way(monkeypatch):
     cfg = tiny_cfg("unused-model", use_ray=True, num_actors=1, threads_per_actor=1)
     with pytest.raises(Started):
         _Runner(cfg).__enter__()
+
+
+@pytest.mark.ray
+def test_two_worker_training_listens_only_on_loopback(no_ray, tmp_path):
+    """Torch's rendezvous store (which binds every interface when left to Ray Train) and
+    Gloo's pairs of the Train workers: polled for the whole run, not one is public."""
+    store = train_store(tmp_path / "store")
+    args = ("--scaling.num_workers", "2", "--eval.folds_to_run", "[0]", "--eval.baselines", "[]")
+    cfg = small_config(store, tmp_path / "out", *args)
+    assert connect(cfg.scaling)
+    seen: set[tuple[str, str]] = set()
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            seen.update(listeners())
+            stop.wait(0.2)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        run(cfg)
+    finally:
+        stop.set()
+        poller.join()
+    workers = {ip for ip, name in seen if "RayTrainWorker" in name or "process_group" in name}
+    assert workers, f"no Train worker was seen listening: {sorted(seen)}"
+    exposed = {(ip, name) for ip, name in seen if not ipaddress.ip_address(ip).is_loopback}
+    assert not exposed, f"listening beyond loopback: {sorted(exposed)}"

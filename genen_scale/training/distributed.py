@@ -7,7 +7,8 @@ local mode: the same ``train_loop_per_worker`` runs in this process, without Ray
 Each worker opens the store from its PATH (``train_loop_config`` never carries arrays),
 sets its own torch thread count (Ray sets ``OMP_NUM_THREADS=1`` in workers) and wraps the
 model with ``ray.train.torch.prepare_model`` (DDP over gloo on CPU, NCCL on GPU) — the one
-place the model is wrapped.
+place the model is wrapped. The process group's rendezvous listens on each node's Ray
+address only (:mod:`.rendezvous`).
 
 Checkpoints (:mod:`.checkpoint`): every rank calls ``ray.train.report`` after every epoch;
 every ``scaling.checkpoint_every`` epochs, and when a fold ends, rank 0 attaches a lean
@@ -49,6 +50,7 @@ from genen_scale.training.config import ScaleConfig, TrainConfig
 from genen_scale.training.evaluation import FoldOutputs
 from genen_scale.training.inputs import RunInputs, TrainError, load_inputs
 from genen_scale.training.loop import INIT_STREAM, FoldState, WorkerEnv, derive_seed, train_fold
+from genen_scale.training.rendezvous import BoundTorchConfig
 from genen_scale.training.stacked_loop import train_folds_stacked
 from genen_scale.training.worker import precision_context
 
@@ -117,6 +119,7 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"spec": spec},
+        torch_config=BoundTorchConfig(),  # the process group listens on the node address only
         scaling_config=ScalingConfig(
             num_workers=sc.num_workers,
             use_gpu=sc.use_gpu,
