@@ -1,9 +1,10 @@
 """Markdown tables of a sweep's ``results.parquet``: Table 1 beside the published numbers,
-knowledge bias, protocol and leakage comparisons, and what is missing.
+protocol and leakage comparisons, and what is missing (paired per-fold comparisons:
+:mod:`genen_scale.report.paired`).
 
-Every cell is the mean ± population sd over the rows (folds, pooled over seeds) of one
-(model, graph, task) under the stated condition, with the number of folds; nothing here
-is typed except the published rows (:mod:`genen_scale.report.published`).
+Every cell is the mean ± sample sd (``ddof=1``) over the rows (folds, pooled over seeds)
+of one (model, graph, task) under the stated condition, with the number of folds;
+nothing here is typed except the published rows (:mod:`genen_scale.report.published`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from genen_scale.report.origin import NOTE, real_data_tasks
 from genen_scale.report.published import (
     BEST_BASELINE,
     GENEN_GCN_AUC,
@@ -19,8 +21,10 @@ from genen_scale.report.published import (
     TASK_ORDER,
     TASK_TITLES,
 )
+from genen_scale.sweep.config import BASELINE_MODELS
 
 MISSING = "—"
+NOT_RECORDED = "not recorded"
 GRAPH_ORDER = ("go_ppi", "go", "ppi", "none")
 MODEL_ORDER = ("gcn", "gat", "logreg", "mlp")
 
@@ -39,31 +43,32 @@ def tasks_in(results: pd.DataFrame) -> list[str]:
 def model_graphs(results: pd.DataFrame) -> list[tuple[str, str]]:
     """(model, graph) pairs present, GNNs per graph first, then baselines."""
     pairs = set(zip(results["model"], results["graph"], strict=True))
+    return sorted(pairs, key=lambda p: order(*p))
 
-    def rank(p):
-        m, g = p
-        return (
-            MODEL_ORDER.index(m) if m in MODEL_ORDER else len(MODEL_ORDER),
-            GRAPH_ORDER.index(g) if g in GRAPH_ORDER else len(GRAPH_ORDER),
-            m,
-            g,
-        )
 
-    return sorted(pairs, key=rank)
+def order(model: str, graph: str, task: str | None = None) -> tuple:
+    """Sort key of a cell: task in Table 1's order, then GNNs per graph, then baselines."""
+
+    def at(value, known: tuple) -> int:
+        return known.index(value) if value in known else len(known)
+
+    head = () if task is None else (at(task, TASK_ORDER), task)
+    return (*head, at(model, MODEL_ORDER), at(graph, GRAPH_ORDER), model, graph)
 
 
 def mean_sd(values) -> tuple[float, float, int]:
+    """Mean, sample sd (``ddof=1``; NaN for one value) and count of the non-NaN values."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
     if not len(v):
         return float("nan"), float("nan"), 0
-    return float(v.mean()), float(v.std()), len(v)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan"), len(v)
 
 
 def fmt(m: float, s: float, n: int | None = None) -> str:
     if np.isnan(m):
         return MISSING
-    text = f"{m:.2f} ± {s:.2f}"
+    text = f"{m:.2f} ± {s:.2f}" if not np.isnan(s) else f"{m:.2f}"
     return f"{text} (n={n})" if n is not None else text
 
 
@@ -71,19 +76,64 @@ def primary_column(rows: pd.DataFrame) -> str:
     return rows["metric"].iloc[0]
 
 
-def _cell(rows: pd.DataFrame, with_f1: bool = True) -> str:
+def calibrated(rows: pd.DataFrame) -> pd.Series:
+    """Per row: were F1 and accuracy read at a threshold chosen on validation (binary rows
+    that record ``threshold``)? Rows from before thresholds were recorded: F1 at 0.5."""
+    if "threshold" not in rows:
+        return pd.Series(False, index=rows.index)
+    return rows["threshold"].notna()
+
+
+def option_columns(rows: pd.DataFrame) -> list[str]:
+    """Grid ``options`` keys that are columns of the rows (dotted names, ``optim.lr``)."""
+    return sorted(c for c in rows.columns if "." in c)
+
+
+def condition(rows: pd.DataFrame) -> pd.Series:
+    """Per row, how it was trained beyond the grid keys: the model-selection rule (GNN
+    rows from before it was recorded: :data:`NOT_RECORDED`) and the grid options; rows
+    of different conditions are never pooled or paired as one cell."""
+    parts = []
+    if "selection" in rows:
+        gnn = ~rows["model"].isin(BASELINE_MODELS)
+        rule = (
+            rows["selection"].astype(object).where(rows["selection"].notna() | ~gnn, NOT_RECORDED)
+        )
+        parts.append(rule.map(lambda v: "" if pd.isna(v) else f"selection {v}"))
+    for col in option_columns(rows):
+        parts.append(rows[col].map(lambda v, c=col: "" if pd.isna(v) else f"{c} {v}"))
+    if not parts:
+        return pd.Series("", index=rows.index)
+    joined = (
+        pd.concat(parts, axis=1).astype(str).agg(lambda r: ", ".join(p for p in r if p), axis=1)
+    )
+    return joined
+
+
+def _f1(rows: pd.DataFrame) -> tuple[pd.Series, str]:
+    """The F1 a cell shows and its label: at the validation threshold where every row
+    recorded one, else at 0.5 (``f1_05`` where recorded, ``f1`` of older rows)."""
+    cal = calibrated(rows)
+    if cal.all():
+        return rows["f1"], "F1@val"
+    at_half = rows["f1_05"].where(cal, rows["f1"]) if "f1_05" in rows else rows["f1"]
+    return at_half, "F1@0.5"
+
+
+def _cell(rows: pd.DataFrame, with_f1: bool = True, label_f1: bool = False) -> str:
     if rows.empty:
         return MISSING
     metric = primary_column(rows)
     m, s, n = mean_sd(rows[metric])
     text = fmt(m, s)
     if with_f1 and metric != "pearson" and "f1" in rows:
-        fm, fs, _ = mean_sd(rows["f1"])
-        text += f" / F1 {fmt(fm, fs)}"
+        values, label = _f1(rows)
+        fm, fs, _ = mean_sd(values)
+        text += f" / {label if label_f1 else 'F1'} {fmt(fm, fs)}"
     return f"{text} ({n})" if n else MISSING
 
 
-def _markdown(header: list[str], body: list[list[str]]) -> str:
+def markdown(header: list[str], body: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines)
@@ -92,15 +142,25 @@ def _markdown(header: list[str], body: list[list[str]]) -> str:
 def table1(results: pd.DataFrame) -> str:
     """Tasks as columns; our models per graph, then the published rows."""
     ref = reference(results)
+    ref = ref.assign(_condition=condition(ref))
     tasks = tasks_in(results)
+    # Label each F1 only when cells read it at different thresholds.
+    label_f1 = calibrated(ref).any()
     body = []
     for model, graph in model_graphs(ref):
-        rows = ref[(ref["model"] == model) & (ref["graph"] == graph)]
-        label = f"ours: {model}" + (f" on {graph}" if graph != "none" else " (text only)")
-        body.append([label] + [_cell(rows[rows["task"] == t]) for t in tasks])
+        pair = ref[(ref["model"] == model) & (ref["graph"] == graph)]
+        conditions = sorted(pair["_condition"].unique())
+        for cond in conditions:  # two conditions of one model are never pooled
+            rows = pair[pair["_condition"] == cond]
+            label = f"ours: {model}" + (f" on {graph}" if graph != "none" else " (text only)")
+            if len(conditions) > 1:
+                label += f", {cond or 'no condition recorded'}"
+            body.append([label] + [_cell(rows[rows["task"] == t], True, label_f1) for t in tasks])
+
+    real = real_data_tasks(results)
 
     def published(d: dict, t: str) -> str:
-        return fmt(*d[t]) if t in d else MISSING
+        return fmt(*d[t]) if t in d and t in real else MISSING
 
     body.append(
         ["paper: Genen GCN on GO+PPI"]
@@ -108,7 +168,7 @@ def table1(results: pd.DataFrame) -> str:
             published(GENEN_GCN_AUC, t)
             + (
                 f" / F1 {fmt(*GENEN_GCN_F1[t])}"
-                if t in GENEN_GCN_F1 and t != "conservation"
+                if t in GENEN_GCN_F1 and t != "conservation" and t in real
                 else ""
             )
             for t in tasks
@@ -117,12 +177,16 @@ def table1(results: pd.DataFrame) -> str:
     body.append(
         ["paper: best baseline"]
         + [
-            f"{BEST_BASELINE[t][1]:.2f} ({BEST_BASELINE[t][0]})" if t in BEST_BASELINE else MISSING
+            f"{BEST_BASELINE[t][1]:.2f} ({BEST_BASELINE[t][0]})"
+            if t in BEST_BASELINE and t in real
+            else MISSING
             for t in tasks
         ]
     )
     body.append(["GenePT (published)"] + [published(GENEPT_AUC, t) for t in tasks])
-    return _markdown(["model"] + [TASK_TITLES.get(t, t) for t in tasks], body)
+    table = markdown(["model"] + [TASK_TITLES.get(t, t) for t in tasks], body)
+    synthetic = [TASK_TITLES.get(t, t) for t in tasks if t not in real]
+    return table + ("\n\n" + NOTE.format(tasks=", ".join(synthetic)) if synthetic else "")
 
 
 def comparison(results: pd.DataFrame, axis: str, fixed: dict) -> str:
@@ -147,47 +211,7 @@ def comparison(results: pd.DataFrame, axis: str, fixed: dict) -> str:
             )
     if not body:
         return ""
-    return _markdown(["task", "model", "graph"] + [f"{axis} = {v}" for v in values], body)
-
-
-def study_table(results: pd.DataFrame) -> str:
-    """Primary metric on less- vs well-studied test genes, reference condition."""
-    ref = reference(results)
-    body = []
-    for task in tasks_in(ref):
-        rt = ref[ref["task"] == task]
-        metric = primary_column(rt)
-        for model, graph in model_graphs(rt):
-            rows = rt[(rt["model"] == model) & (rt["graph"] == graph)]
-            cells = []
-            for group in ("less_studied", "well_studied"):
-                col = f"{metric}_{group}"
-                cells.append(fmt(*mean_sd(rows[col])[:2]) if col in rows else MISSING)
-            body.append([TASK_TITLES.get(task, task), model, graph, *cells])
-    return _markdown(["task", "model", "graph", "less-studied", "well-studied"], body)
-
-
-def masked_table(results: pd.DataFrame) -> str:
-    """Primary metric on masked vs unmasked test genes, per masking rate above 0."""
-    r = results[
-        (results["mask_rate"] > 0) & (results["leakage"] == "none") & (results["protocol"] == "cv")
-    ]
-    body = []
-    for task in tasks_in(r):
-        rt = r[r["task"] == task]
-        metric = primary_column(rt)
-        for model, graph in model_graphs(rt):
-            rows = rt[(rt["model"] == model) & (rt["graph"] == graph)]
-            for rate in sorted(rows["mask_rate"].unique()):
-                at = rows[rows["mask_rate"] == rate]
-                cells = [
-                    fmt(*mean_sd(at[f"{metric}_{g}"])[:2]) if f"{metric}_{g}" in at else MISSING
-                    for g in ("masked", "unmasked")
-                ]
-                body.append([TASK_TITLES.get(task, task), model, graph, f"{rate:.0%}", *cells])
-    if not body:
-        return ""
-    return _markdown(["task", "model", "graph", "masked", "masked genes", "unmasked genes"], body)
+    return markdown(["task", "model", "graph"] + [f"{axis} = {v}" for v in values], body)
 
 
 def missing_trials(status: dict | None) -> str:
@@ -200,4 +224,4 @@ def missing_trials(status: dict | None) -> str:
     keys = ["status", "task", "model", "graph", "mask_rate", "seed", "protocol", "leakage"]
     counts = pd.DataFrame(rows)[keys].astype(str).value_counts().reset_index(name="trials")
     header = keys + ["trials"]
-    return _markdown(header, counts[header].astype(str).values.tolist())
+    return markdown(header, counts[header].astype(str).values.tolist())
