@@ -7,6 +7,8 @@ set them side by side. Per fold, with no leakage:
 * features are standardised with statistics of the training rows only;
 * each candidate model is fitted on the training rows only;
 * the candidate with the best validation score (the kind's primary metric) is kept;
+* binary F1 and accuracy are read at the threshold of the best validation F1 (training F1
+  where there is no validation split), as for the GNN;
 * the kept model predicts the test rows once, and only those metrics are reported.
 
 ``logreg`` is :class:`~sklearn.linear_model.LogisticRegression` (multinomial for
@@ -34,7 +36,7 @@ from tqdm.auto import tqdm
 
 from genen_scale.fold_result import FoldResult, Predictions
 from genen_scale.folds import Fold
-from genen_scale.metrics import evaluate_with_groups
+from genen_scale.metrics import choose_threshold, evaluate_with_groups
 from genen_scale.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -125,13 +127,23 @@ def run_baseline(
             split: _scores(task, model, scaler.transform(x[idx])) if len(idx) else np.zeros(0)
             for split, idx in (("val", fold.val), ("test", fold.test))
         }
+        # Test labels never choose the threshold: validation does (training without one).
+        calib = (
+            (fold.val, scores["val"])
+            if len(fold.val)
+            else (fold.train, _scores(task, model, train[0]))
+        )
+        threshold = choose_threshold(task.kind, task.y[calib[0]], calib[1])
         test = evaluate_with_groups(
             task.kind,
             task.y[fold.test],
             scores["test"],
             None if groups is None else groups[fold.test],
+            threshold,
         )
-        val_metrics = task.kind.evaluate(task.y[fold.val], scores["val"]) if len(fold.val) else {}
+        val_metrics = (
+            task.kind.evaluate(task.y[fold.val], scores["val"], threshold) if len(fold.val) else {}
+        )
         log.info(
             "%s on %s fold %d: %s (val %s %.3f), test %s %.3f",
             name,

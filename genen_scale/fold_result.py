@@ -101,6 +101,9 @@ class FoldResult:
         epochs: Epochs trained (None for baselines).
         history: The GNN's per-epoch log (loss, validation metric, throughput).
         params: Hyperparameters a baseline selected on validation.
+        selection: How the kept GNN model was chosen: ``val_loss`` / ``val_metric``
+            (``optim.select``), or ``last_epoch`` without a validation split; None for
+            baselines (``params`` says what they selected).
     """
 
     model: str
@@ -112,6 +115,7 @@ class FoldResult:
     epochs: int | None = None
     history: list[dict] = field(default_factory=list)
     params: dict = field(default_factory=dict)
+    selection: str | None = None
 
     def meta(self) -> dict:
         """Everything but the predictions, as JSON-ready data."""

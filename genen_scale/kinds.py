@@ -139,8 +139,9 @@ class TaskKind:
         return torch.softmax(t, dim=-1).numpy()
 
     # --- metrics -------------------------------------------------------------------
-    def evaluate(self, y_true, scores) -> dict[str, float]:
-        """Metrics of one set of predictions (see each kind's :meth:`metrics`).
+    def evaluate(self, y_true, scores, threshold: float | None = None) -> dict[str, float]:
+        """Metrics of one set of predictions (see each kind's :meth:`metrics`); binary F1
+        and accuracy are read at ``threshold`` (None: 0.5, see :meth:`choose_threshold`).
 
         Shapes:
             y_true: ``[n]`` class index or value; multilabel ``[n, C]`` multi-hot.
@@ -151,10 +152,20 @@ class TaskKind:
         s = np.asarray(scores, dtype=np.float64)
         if len(y) != len(s):
             raise ValueError(f"{len(y)} targets but {len(s)} scores")
-        return self.metrics(y, s)
+        return self.metrics(y, s, threshold)
 
-    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+    def metrics(
+        self, y: np.ndarray, s: np.ndarray, threshold: float | None = None
+    ) -> dict[str, float]:
         raise NotImplementedError
+
+    # --- decisions -----------------------------------------------------------------
+    def choose_threshold(self, y_true, scores) -> float | None:
+        """The decision threshold to read F1 and accuracy at, chosen on ``(y_true,
+        scores)`` (a validation split, or the training split where there is none); None
+        where the kind has no threshold to choose (multiclass: arg-max; multilabel and
+        regression: not calibrated)."""
+        return None
 
     # --- text-only baselines (scikit-learn) ------------------------------------------
     linear_param: ClassVar[str] = "C"
@@ -213,17 +224,42 @@ class Binary(SingleLabelClassification):
 
         return torch.softmax(t, dim=-1)[:, 1].numpy()
 
-    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
-        """``auc`` (ROC), ``f1`` (macro, threshold 0.5), ``accuracy``."""
+    def metrics(
+        self, y: np.ndarray, s: np.ndarray, threshold: float | None = None
+    ) -> dict[str, float]:
+        """``auc`` (ROC); ``f1`` (macro) and ``accuracy`` at ``threshold`` (None: 0.5),
+        ``f1_05`` at 0.5 whatever the threshold, and ``threshold`` itself."""
         if s.ndim == 2:
             s = s[:, 1]
         y = y.astype(np.int64)
-        pred = (s >= 0.5).astype(np.int64)
+        t = 0.5 if threshold is None else float(threshold)
+        pred = (s >= t).astype(np.int64)
         return {
             "auc": roc_auc(y, s, "binary"),
-            "f1": float(f1_score(y, pred, labels=[0, 1], average="macro", zero_division=0)),
+            "f1": macro_f1(y, pred),
             "accuracy": float(accuracy_score(y, pred)),
+            "f1_05": macro_f1(y, (s >= 0.5).astype(np.int64)),
+            "threshold": t,
         }
+
+    def choose_threshold(self, y_true, scores) -> float | None:
+        """The threshold of the highest macro F1 on ``(y_true, scores)``.
+
+        Candidates are the midpoints between consecutive distinct scores (and one below
+        and above them all); ties go to the candidate nearest 0.5, so a split that cannot
+        tell thresholds apart keeps the uncalibrated one. None with fewer than two classes
+        (then F1 is read at 0.5).
+        """
+        y = np.asarray(y_true).astype(np.int64)
+        s = np.asarray(scores, dtype=np.float64)
+        s = s[:, 1] if s.ndim == 2 else s
+        if len(np.unique(y)) < 2:
+            return None
+        u = np.unique(s)
+        cands = np.concatenate([[u[0] - 1e-6], (u[:-1] + u[1:]) / 2, [u[-1] + 1e-6]])
+        f1 = np.array([macro_f1(y, (s >= t).astype(np.int64)) for t in cands])
+        best = np.flatnonzero(f1 == f1.max())
+        return float(cands[best[np.argmin(np.abs(cands[best] - 0.5))]])
 
     def estimator_scores(self, model, x: np.ndarray, num_outputs: int) -> np.ndarray:
         return super().estimator_scores(model, x, num_outputs)[:, 1]
@@ -233,7 +269,9 @@ class Multiclass(SingleLabelClassification):
     name = "multiclass"
     primary = "auc"
 
-    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+    def metrics(
+        self, y: np.ndarray, s: np.ndarray, threshold: float | None = None
+    ) -> dict[str, float]:
         """``auc`` (macro one-vs-rest), ``f1`` (macro, arg-max), ``accuracy``."""
         y = y.astype(np.int64)
         num_classes = s.shape[1]
@@ -287,7 +325,9 @@ class Multilabel(TaskKind):
 
         return torch.sigmoid(t).numpy()
 
-    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+    def metrics(
+        self, y: np.ndarray, s: np.ndarray, threshold: float | None = None
+    ) -> dict[str, float]:
         """``auc`` (macro over labels with both classes present), ``f1`` (macro,
         threshold 0.5), ``accuracy`` (subset accuracy: every label right)."""
         y = (y > 0).astype(np.int64)
@@ -355,7 +395,9 @@ class Regression(TaskKind):
     def _scores(self, t):
         return t.reshape(-1).numpy()
 
-    def metrics(self, y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+    def metrics(
+        self, y: np.ndarray, s: np.ndarray, threshold: float | None = None
+    ) -> dict[str, float]:
         """``pearson``, ``spearman``, ``mse``."""
         y = y.astype(np.float64)
         return {
@@ -413,6 +455,11 @@ def roc_auc(y: np.ndarray, s: np.ndarray, what: str) -> float:
         )
         return float("nan")
     return float(roc_auc_score(y, s))
+
+
+def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    """Macro F1 of binary predictions (0 for a class never predicted nor present)."""
+    return float(f1_score(y, pred, labels=[0, 1], average="macro", zero_division=0))
 
 
 def correlation(fn, y: np.ndarray, s: np.ndarray) -> float:

@@ -25,10 +25,13 @@ def primary_metric(kind: str | TaskKind) -> str:
     return task_kind(kind).primary
 
 
-def evaluate(kind: str | TaskKind, y_true, scores) -> dict[str, float]:
+def evaluate(
+    kind: str | TaskKind, y_true, scores, threshold: float | None = None
+) -> dict[str, float]:
     """Metrics of one set of predictions.
 
-    binary: ``auc`` (ROC), ``f1`` (macro, threshold 0.5), ``accuracy``.
+    binary: ``auc`` (ROC), ``f1`` (macro) and ``accuracy`` at ``threshold`` (None: 0.5;
+    :func:`choose_threshold` picks one on validation), ``f1_05`` (at 0.5), ``threshold``.
     multiclass: ``auc`` (macro one-vs-rest), ``f1`` (macro, arg-max), ``accuracy``.
     multilabel: ``auc`` (macro over labels with both classes present), ``f1`` (macro,
     threshold 0.5), ``accuracy`` (subset accuracy: every label right).
@@ -39,15 +42,22 @@ def evaluate(kind: str | TaskKind, y_true, scores) -> dict[str, float]:
         scores: binary ``[n]`` (or ``[n, 2]``); multiclass/multilabel ``[n, C]``;
         regression ``[n]``.
     """
-    return task_kind(kind).evaluate(y_true, scores)
+    return task_kind(kind).evaluate(y_true, scores, threshold)
+
+
+def choose_threshold(kind: str | TaskKind, y_true, scores) -> float | None:
+    """The binary decision threshold of the highest macro F1 on ``(y_true, scores)``; None
+    for other kinds (:meth:`genen_scale.kinds.TaskKind.choose_threshold`). Pass validation
+    predictions (training ones where there is no validation split), never test ones."""
+    return task_kind(kind).choose_threshold(y_true, scores)
 
 
 def summarize(per_fold: list[dict]) -> dict[str, dict[str, float]]:
     """Mean and standard deviation over folds of every numeric metric.
 
     NaN folds are left out of that metric's statistics; ``folds`` counts the ones used.
-    ``std`` is the population standard deviation (``np.std``), as scikit-learn's
-    cross-validation reports use.
+    ``std`` is the sample standard deviation (``ddof=1``; NaN for a single fold): the
+    folds are a sample of the splits one could have drawn.
 
     Returns:
         ``{metric: {"mean": m, "std": s, "folds": n}}``.
@@ -59,18 +69,10 @@ def summarize(per_fold: list[dict]) -> dict[str, dict[str, float]]:
         values = values[~np.isnan(values)]
         out[name] = {
             "mean": float(values.mean()) if len(values) else float("nan"),
-            "std": float(values.std()) if len(values) else float("nan"),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
             "folds": int(len(values)),
         }
     return out
-
-
-def format_summary(summary: dict[str, dict[str, float]]) -> str:
-    """``auc 0.912 ± 0.013 (5 folds), f1 ...`` for logs and reports."""
-    return ", ".join(
-        f"{name} {s['mean']:.3f} ± {s['std']:.3f} ({s['folds']} folds)"
-        for name, s in summary.items()
-    )
 
 
 def study_groups(word_count: np.ndarray, threshold: int | None = None) -> np.ndarray:
@@ -104,7 +106,11 @@ def evaluate_by_group(
 
 
 def evaluate_with_groups(
-    kind: str | TaskKind, y_true, scores, groups: np.ndarray | None = None
+    kind: str | TaskKind,
+    y_true,
+    scores,
+    groups: np.ndarray | None = None,
+    threshold: float | None = None,
 ) -> dict:
     """:func:`evaluate`, plus the primary metric within each group as ``<metric>_<group>``.
 
@@ -116,7 +122,7 @@ def evaluate_with_groups(
         groups: ``[n]`` str, or ``[n, g]``: ``g`` groupings of the same genes (their
         group names must differ), each evaluated on its own.
     """
-    out = evaluate(kind, y_true, scores)
+    out = evaluate(kind, y_true, scores, threshold)
     if groups is not None:
         primary = primary_metric(kind)
         g = np.asarray(groups)

@@ -50,7 +50,8 @@ def test_baselines_find_the_class_word_on_toy_binary(tiny_store, text_features, 
 
     assert len(results) == len(folds)
     for r, fold in zip(results, folds, strict=True):
-        assert set(r.test) == {"auc", "f1", "accuracy"} and set(r.val) == set(r.test)
+        assert set(r.test) == {"auc", "f1", "accuracy", "f1_05", "threshold"}
+        assert set(r.val) == set(r.test) and r.val["threshold"] == r.test["threshold"]
         # Chance is 0.5; the class word separates the classes.
         assert r.test["auc"] > 0.9 and r.test["accuracy"] > 0.8, r.test
         # Predictions: every val and test gene once, the scores the metrics came from.
@@ -58,6 +59,20 @@ def test_baselines_find_the_class_word_on_toy_binary(tiny_store, text_features, 
         assert sorted(p.node[p.split == "test"]) == sorted(task.nodes[fold.test])
         assert sorted(p.node[p.split == "val"]) == sorted(task.nodes[fold.val])
         assert ((p.score >= 0) & (p.score <= 1)).all()
+
+
+def test_baseline_threshold_is_chosen_without_test_labels(tiny_store, text_features):
+    task = load_task(tiny_store, "toy_binary")
+    folds = make_folds(task, k=4, seed=0)
+    before = run_baseline("logreg", task, text_features, folds, seed=0)
+    # Flip fold 0's test labels: none of them is a training or validation label of it.
+    flipped = task.y.copy()
+    flipped[folds[0].test] = 1 - flipped[folds[0].test]
+    after = run_baseline(
+        "logreg", dataclasses.replace(task, y=flipped), text_features, folds[:1], seed=0
+    )
+    assert after[0].test["threshold"] == before[0].test["threshold"]
+    assert after[0].test["auc"] == pytest.approx(1 - before[0].test["auc"])
 
 
 def test_logreg_on_regression_is_ridge_and_tracks_the_target(tiny_store, text_features):

@@ -8,6 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from genen_scale.kinds import MetricWarning
 from genen_scale.metrics import (
+    choose_threshold,
     evaluate,
     evaluate_by_group,
     primary_metric,
@@ -19,8 +20,15 @@ from genen_scale.metrics import (
 def test_binary_perfect_and_reversed_ranking():
     y = np.array([0, 0, 1, 1])
     s = np.array([0.1, 0.2, 0.8, 0.9])
-    assert evaluate("binary", y, s) == {"auc": 1.0, "f1": 1.0, "accuracy": 1.0}
-    assert evaluate("binary", y, 1 - s) == {"auc": 0.0, "f1": 0.0, "accuracy": 0.0}
+    at_half = {"f1_05": 1.0, "threshold": 0.5}
+    assert evaluate("binary", y, s) == {"auc": 1.0, "f1": 1.0, "accuracy": 1.0, **at_half}
+    assert evaluate("binary", y, 1 - s) == {
+        "auc": 0.0,
+        "f1": 0.0,
+        "accuracy": 0.0,
+        "f1_05": 0.0,
+        "threshold": 0.5,
+    }
 
 
 def test_binary_by_hand():
@@ -110,8 +118,9 @@ def test_primary_metric_and_errors():
 
 def test_summarize_mean_std_and_nan_folds():
     s = summarize([{"auc": 0.8, "f1": 0.5}, {"auc": 0.6, "f1": float("nan")}])
-    assert s["auc"] == {"mean": pytest.approx(0.7), "std": pytest.approx(0.1), "folds": 2}
-    assert s["f1"] == {"mean": 0.5, "std": 0.0, "folds": 1}
+    # Sample sd (ddof 1): sqrt(((0.8-0.7)^2 + (0.6-0.7)^2) / 1); undefined for one fold.
+    assert s["auc"] == {"mean": pytest.approx(0.7), "std": pytest.approx(0.02**0.5), "folds": 2}
+    assert s["f1"]["mean"] == 0.5 and np.isnan(s["f1"]["std"]) and s["f1"]["folds"] == 1
 
 
 def test_study_groups_split_at_median_by_default():
@@ -133,3 +142,19 @@ def test_evaluate_by_group():
     out = evaluate_by_group("binary", y, s, groups)
     assert out["a"]["auc"] == 1.0 and out["b"]["auc"] == 0.0
     assert out["b"] == evaluate("binary", y[4:], s[4:])
+
+
+def test_threshold_is_chosen_for_the_best_f1_and_read_on_other_data():
+    # Scores all below 0.5 but ranked perfectly: F1 at 0.5 is the one-class answer, the
+    # chosen threshold separates the classes (midpoint between 0.2 and 0.3).
+    y = np.array([0, 0, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.4])
+    t = choose_threshold("binary", y, s)
+    assert t == pytest.approx(0.25)
+    m = evaluate("binary", y, s, t)
+    assert m["f1"] == 1.0 and m["accuracy"] == 1.0 and m["threshold"] == t
+    assert m["f1_05"] == pytest.approx(1 / 3)  # predicts all 0: F1 0 for class 1, 2/3 for 0
+    # Ties keep the threshold nearest 0.5; other kinds choose none; one class: none.
+    assert choose_threshold("binary", y, np.full(4, 0.5)) is not None
+    assert choose_threshold("multiclass", y, np.eye(4)[:, :2]) is None
+    assert choose_threshold("binary", np.zeros(4, int), s) is None

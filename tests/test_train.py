@@ -117,11 +117,20 @@ def test_same_seed_gives_identical_metrics(store, tmp_path):
     assert np.array_equal(np.load(a / "embeddings.npy"), np.load(b / "embeddings.npy"))
 
 
-@pytest.mark.parametrize("stacked", ["true", "false"])
-def test_resume_after_a_crash_replays_the_uninterrupted_run(store, tmp_path, monkeypatch, stacked):
+@pytest.mark.parametrize(
+    "stacked,schedule,lr",
+    [("true", "none", "0.01"), ("false", "none", "0.01"), ("false", "plateau", "0.5")],
+)
+def test_resume_after_a_crash_replays_the_uninterrupted_run(
+    store, tmp_path, monkeypatch, stacked, schedule, lr
+):
+    # plateau with patience 0 lowers the rate after every epoch without progress (a
+    # large rate makes the validation loss stall), so a resume that lost the schedule's
+    # state would train at another rate.
     extra = (
         "--eval.folds_to_run", "[0, 1]", "--optim.epochs", "4", "--eval.baselines", "[]",
         "--scaling.stack_folds", stacked, "--scaling.checkpoint_every", "1",
+        "--optim.scheduler", schedule, "--optim.scheduler_patience", "0", "--optim.lr", lr,
     )  # fmt: skip
     ref, _ = run(small_config(store, tmp_path, "--run_name", "ref", *extra))
 
@@ -146,6 +155,8 @@ def test_resume_after_a_crash_replays_the_uninterrupted_run(store, tmp_path, mon
         for d in (ref, resumed)
     ]
     assert losses[0] == losses[1]
+    lrs = [e["lr"] for e in json.loads((ref / "history.json").read_text())["1"]]
+    assert (len(set(lrs)) > 1) == (schedule == "plateau"), lrs
 
 
 def test_stacked_folds_equal_folds_trained_alone(store, tmp_path):

@@ -1,5 +1,7 @@
 """Where a sweep keeps each trial: ``DIR/trials/<id>/`` with ``rows.parquet`` when it
-finished, ``error.txt`` when it failed, and ``trial.json`` (its spec).
+finished, ``error.txt`` when it failed, ``trial.json`` (its spec) and, for a GNN trial,
+``history.json`` (its folds' per-epoch training and validation log, small enough to keep
+in git beside the rows so that model selection can be audited without the run directory).
 
 Standard library only: the Tune trial actor (:mod:`.actor`) reads these paths without
 importing the heavy :mod:`.trial`.
@@ -13,6 +15,7 @@ TRIALS_DIR = "trials"
 ROWS = "rows.parquet"
 ERROR = "error.txt"
 SPEC = "trial.json"
+HISTORY = "history.json"
 
 
 def trial_dir(sweep_dir: Path, trial_id: str) -> Path:

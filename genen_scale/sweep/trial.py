@@ -35,7 +35,7 @@ from genen_scale.fold_result import predictions_table
 from genen_scale.folds import with_validation
 from genen_scale.metrics import primary_metric
 from genen_scale.sweep.grid import TrialSpec
-from genen_scale.sweep.layout import ERROR, ROWS, SPEC, TRIALS_DIR, trial_dir
+from genen_scale.sweep.layout import ERROR, HISTORY, ROWS, SPEC, TRIALS_DIR, trial_dir
 from genen_scale.training import results
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.run import prepare, run
@@ -78,6 +78,8 @@ def run_trial(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.
         (d / ERROR).write_text(traceback.format_exc())
         raise
     wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    if not spec.is_baseline:  # before the rows, which mark the trial finished
+        shutil.copyfile(Path(cfg.output_dir) / cfg.run_name / HISTORY, d / HISTORY)
     rows = _rows(spec, cfg, table, wall_s, cpu_s, cpus, gpus)
     tmp = d / (ROWS + ".partial")
     rows.to_parquet(tmp, index=False)

@@ -62,7 +62,8 @@ def save_state(
 
     Args:
         folds, states: The folds in progress and their states (several when stacked).
-        tensors: ``{"model": state_dict, "optim": state_dict}`` (``{}`` between folds);
+        tensors: ``{"model": state_dict, "optim": state_dict}`` and, with a learning-rate
+            schedule, ``"sched"`` (its state: plain numbers) (``{}`` between folds);
             the best weights are taken from ``states``.
         stacked: ``model`` is a :class:`~genen_scale.stacked.StackedGCN`.
     """
@@ -85,7 +86,8 @@ def load_state(directory: Path) -> dict | None:
     """The checkpoint in ``directory`` (None if there is none).
 
     Returns:
-        ``{"folds", "stacked", "done", "fold_states": [FoldState], "model", "optim"}``.
+        ``{"folds", "stacked", "done", "fold_states": [FoldState], "model", "optim",
+        "sched"}`` (``sched`` None without a schedule).
 
     Raises:
         TrainError: The files are not a checkpoint this tool wrote (unknown format, or
@@ -114,6 +116,7 @@ def load_state(directory: Path) -> dict | None:
         ],
         "model": tensors.get("model"),
         "optim": tensors.get("optim"),
+        "sched": tensors.get("sched"),
     }
 
 

@@ -44,12 +44,19 @@ from genen_scale.local_ray import join_or_start
 from genen_scale.models import build_model
 from genen_scale.stacked import StackedGCN, can_stack
 from genen_scale.store_sync import store_location
-from genen_scale.training.batches import GraphBatches, resolve_full_batch
+from genen_scale.training.batches import GraphBatches, run_batches
 from genen_scale.training.checkpoint import load_fold, load_state, save_fold, save_state
 from genen_scale.training.config import ScaleConfig, TrainConfig
 from genen_scale.training.evaluation import FoldOutputs
 from genen_scale.training.inputs import RunInputs, TrainError, load_inputs
-from genen_scale.training.loop import INIT_STREAM, FoldState, WorkerEnv, derive_seed, train_fold
+from genen_scale.training.loop import (
+    INIT_STREAM,
+    FoldState,
+    WorkerEnv,
+    derive_seed,
+    make_scheduler,
+    train_fold,
+)
 from genen_scale.training.rendezvous import BoundTorchConfig
 from genen_scale.training.stacked_loop import train_folds_stacked
 from genen_scale.training.worker import precision_context
@@ -149,20 +156,12 @@ def train_loop_per_worker(config: dict) -> None:
     torch.set_num_threads(cfg.scaling.threads_per_worker)
     env = _worker_env(cfg.scaling)
     inputs = load_inputs(spec.store, cfg.data, cfg.eval, cfg.seed)
-    d = cfg.data
-    stackable = cfg.scaling.stack_folds and can_stack(cfg.model)
-    full = resolve_full_batch(
-        d,
-        cfg.model,
-        inputs.csr,
-        inputs.x.shape[1],
-        log_choice=env.rank == 0,
-        models=len(inputs.folds) if stackable else 1,
-    )
-    seeds = torch.from_numpy(inputs.task.nodes) if full and d.receptive_field else None
-    batches = GraphBatches(
-        inputs.csr, inputs.x, d.fanouts, d.batch_size, full, env.device, cfg.model, seeds
-    )
+    # One optimiser serves a stack, so a per-fold plateau schedule cannot: fold by fold.
+    stackable = cfg.scaling.stack_folds and can_stack(cfg.model) and cfg.optim.scheduler == "none"
+    task_nodes = torch.from_numpy(inputs.task.nodes)
+    models = len(inputs.folds) if stackable else 1
+    batches = run_batches(cfg, inputs.csr, inputs.x, task_nodes, models, env.device, env.rank == 0)
+    full = batches.full_batch
     run_dir = Path(spec.run_dir)
     saved = _restore(spec)
     done = {f.index for f in inputs.folds if load_fold(run_dir, f.index) is not None}
@@ -202,10 +201,10 @@ def _train_group(
         )
     model = StackedGCN.from_models(models) if stacked else models[0]
     indices = [f.index for f in group]
-    states, optim_state = [FoldState() for _ in group], None
+    states, optim_state, sched_state = [FoldState() for _ in group], None, None
     if saved and saved["folds"] == indices and saved["stacked"] == stacked:
         model.load_state_dict(saved["model"])
-        states, optim_state = saved["fold_states"], saved["optim"]
+        states, optim_state, sched_state = saved["fold_states"], saved["optim"], saved["sched"]
         if env.rank == 0:
             log.info("folds %s: resuming after epoch %d", indices, states[0].epoch - 1)
     model = ray.train.torch.prepare_model(model, move_to_device=env.device)
@@ -214,6 +213,9 @@ def _train_group(
     )
     if optim_state is not None:
         optimizer.load_state_dict(optim_state)
+    scheduler = make_scheduler(optimizer, cfg.optim)
+    if scheduler is not None and sched_state is not None:
+        scheduler.load_state_dict(sched_state)
     every = cfg.scaling.checkpoint_every
 
     def checkpoint(sts: list[FoldState]) -> None:
@@ -221,6 +223,8 @@ def _train_group(
         # checkpoints nothing is reported: the history holds the per-epoch metrics.
         if max(st.epoch for st in sts) % every == 0:
             tensors = {"model": _unwrap_state(model), "optim": optimizer.state_dict()}
+            if scheduler is not None:
+                tensors["sched"] = scheduler.state_dict()
             _report(spec, env, indices, sts, tensors, sorted(done), stacked)
 
     common = (inputs, group if stacked else group[0], batches, cfg.optim, cfg.seed, env)
@@ -235,6 +239,7 @@ def _train_group(
         states[0],
         on_epoch=lambda st: checkpoint([st]),
         model_name=cfg.model.arch,
+        scheduler=scheduler,
     )
     return [out]
 

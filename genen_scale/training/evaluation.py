@@ -20,7 +20,7 @@ from torch import Tensor
 
 from genen_scale.fold_result import FoldResult, Predictions
 from genen_scale.folds import Fold
-from genen_scale.metrics import evaluate_with_groups, primary_metric
+from genen_scale.metrics import choose_threshold, evaluate, evaluate_with_groups, primary_metric
 from genen_scale.training.batches import GraphBatches
 from genen_scale.training.inputs import RunInputs
 from genen_scale.training.worker import EVAL_STREAM, FoldState, WorkerEnv, unwrap
@@ -75,13 +75,36 @@ def infer(
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]) if embed else None
 
 
-def score_split(
+@dataclass(frozen=True)
+class ValScore:
+    """An epoch's validation numbers: what model selection (``optim.select``) reads."""
+
+    metric: float
+    """The task's primary metric (AUC, Pearson), higher is better."""
+    loss: float
+    """The training objective on the validation genes, lower is better."""
+
+    @classmethod
+    def of(cls, task, logits: Tensor, positions: np.ndarray) -> ValScore:
+        """Scores of the validation genes at ``positions`` (rows of ``task.y``) from their
+        ``logits`` (rows in the same order)."""
+        metric = evaluate(task.kind, task.y[positions], task.scores(logits))[task.kind.primary]
+        loss = float(
+            task.loss(logits.float(), torch.as_tensor(task.y[positions]).to(logits.device))
+        )
+        return cls(metric, loss)
+
+    def criterion(self, select: str) -> float:
+        """The number selection maximises: the metric, or the negated loss."""
+        return self.metric if select == "val_metric" else -self.loss
+
+
+def validate(
     model, batches: GraphBatches, inputs: RunInputs, positions: np.ndarray, env: WorkerEnv
-) -> dict[str, float]:
-    """Metrics of the task on ``positions`` (rows of ``task.y``)."""
-    task = inputs.task
-    logits, _ = infer(model, batches, task.nodes[positions], env)
-    return evaluate_with_groups(task.kind, task.y[positions], task.scores(logits))
+) -> ValScore:
+    """The validation score of the genes at ``positions`` (rows of ``task.y``)."""
+    logits, _ = infer(model, batches, inputs.task.nodes[positions], env)
+    return ValScore.of(inputs.task, logits, positions)
 
 
 def finish_fold(
@@ -92,8 +115,11 @@ def finish_fold(
     env: WorkerEnv,
     state: FoldState,
     model_name: str,
+    selection: str,
 ) -> FoldOutputs:
     """Restore the kept weights; score validation and test and embed all genes.
+
+    ``selection`` names the rule that kept the weights (``optim.select``), for the rows.
 
     Full batch: one pass. Sampled: validation over its fixed sample (the one early
     stopping saw), then one pass over all genes for test scores and embeddings.
@@ -113,9 +139,18 @@ def finish_fold(
         val_logits = logits[task.nodes[fold.val]]
     test_scores = task.scores(logits[task.nodes[fold.test]])
     val_scores = task.scores(val_logits)
-    val = evaluate_with_groups(task.kind, task.y[fold.val], val_scores) if len(fold.val) else {}
+    # The decision threshold comes from validation genes (training genes under the paper
+    # protocol, which has none): test labels never choose it.
+    calib = fold.val if len(fold.val) else fold.train
+    calib_scores = val_scores if len(fold.val) else task.scores(logits[task.nodes[fold.train]])
+    threshold = choose_threshold(task.kind, task.y[calib], calib_scores)
+    val = (
+        evaluate_with_groups(task.kind, task.y[fold.val], val_scores, threshold=threshold)
+        if len(fold.val)
+        else {}
+    )
     test = evaluate_with_groups(
-        task.kind, task.y[fold.test], test_scores, inputs.study_group[fold.test]
+        task.kind, task.y[fold.test], test_scores, inputs.study_group[fold.test], threshold
     )
     predictions = Predictions.concat(
         [
@@ -132,6 +167,7 @@ def finish_fold(
         best_epoch=state.best_epoch,
         epochs=state.epoch,
         history=list(state.history),
+        selection=selection if len(fold.val) else "last_epoch",
     )
     if env.rank == 0:
         primary = primary_metric(task.kind)

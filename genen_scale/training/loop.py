@@ -12,10 +12,13 @@ fold; a fold hides only the labels of its validation and test genes. Each epoch:
    and every rank computes the same metric, so all ranks take the same early-stopping
    decision.
 
-The best model by the validation primary metric is kept; at the end one more pass scores
-validation and test genes together and embeds all genes (the last hidden layer: the
-refined gene embeddings). A fold without validation genes (the paper's protocol) trains
-exactly ``optim.epochs`` epochs and keeps the last epoch's model.
+The best model by ``optim.select`` is kept (the lowest validation loss by default; the
+highest validation primary metric as an option, see :class:`OptimConfig`), and patience
+counts epochs without a better one; ``optim.scheduler`` may lower the learning rate on a
+plateau of the same loss. At the end one more pass scores validation and test genes
+together and embeds all genes (the last hidden layer: the refined gene embeddings). A fold
+without validation genes (the paper's protocol) trains exactly ``optim.epochs`` epochs and
+keeps the last epoch's model.
 
 This module knows nothing of Ray: the caller hands it a prepared (maybe DDP-wrapped)
 model and an ``on_epoch`` hook that checkpoints.
@@ -36,7 +39,7 @@ from genen_scale.folds import Fold
 from genen_scale.metrics import primary_metric
 from genen_scale.training.batches import GraphBatches
 from genen_scale.training.config import OptimConfig
-from genen_scale.training.evaluation import FoldOutputs, finish_fold, score_split
+from genen_scale.training.evaluation import FoldOutputs, ValScore, finish_fold, validate
 from genen_scale.training.inputs import RunInputs
 from genen_scale.training.worker import (
     INIT_STREAM,
@@ -78,6 +81,8 @@ class EpochStats:
     """Peak memory of the busiest rank."""
     epoch_s: float
     """Wall seconds of the epoch (of this fold's share, when folds train stacked)."""
+    lr: float
+    """The learning rate of the epoch (``optim.scheduler`` may lower it)."""
     stacked_folds: int | None = None
     """How many folds trained together in one stacked model; None: one fold alone."""
 
@@ -136,6 +141,7 @@ def train_epoch(
         loading_share=env.mean(wait / elapsed),
         peak_mem_mb=max(env.gather(env.peak_memory_mb())),
         epoch_s=elapsed,
+        lr=optimizer.param_groups[0]["lr"],
     )
 
 
@@ -146,21 +152,29 @@ def epoch_seeds(fold: Fold, seed: int, epoch: int, env: WorkerEnv) -> tuple[np.n
 
 
 def record_epoch(
-    state: FoldState, primary: str, score: float | None, stats: EpochStats, weights
+    state: FoldState,
+    optim: OptimConfig,
+    primary: str,
+    val: ValScore | None,
+    stats: EpochStats,
+    weights: Callable[[], dict],
 ) -> None:
     """Book an epoch into ``state``: best model, patience, history.
 
-    ``weights`` is called (for a snapshot) only when the epoch is the best so far; with
-    no validation (``score`` None) nothing is kept: the last epoch's model is the result.
+    ``weights`` is called (for a snapshot) only when the epoch is the best so far by
+    ``optim.select`` (by more than ``optim.min_delta``); with no validation (``val`` None)
+    nothing is kept: the last epoch's model is the result.
     """
     entry = {"epoch": state.epoch, **stats.record()}
-    if score is not None:
-        if score > state.best_metric:  # NaN never counts as better
+    if val is not None:
+        score = val.criterion(optim.select)
+        if score > state.best_metric + optim.min_delta:  # NaN never counts as better
             state.best_metric, state.best_epoch, state.bad_epochs = score, state.epoch, 0
             state.best_state = weights()
         else:
             state.bad_epochs += 1
-        entry[f"val_{primary}"] = score
+        entry[f"val_{primary}"] = val.metric
+        entry["val_loss"] = val.loss
     state.history.append(entry)
     state.epoch += 1
 
@@ -168,6 +182,23 @@ def record_epoch(
 def keep_training(state: FoldState, optim: OptimConfig, has_val: bool) -> bool:
     """Epochs left, and (with a validation split) patience left."""
     return state.epoch < optim.epochs and (not has_val or state.bad_epochs < optim.patience)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, optim: OptimConfig):
+    """The learning-rate schedule of ``optim.scheduler`` (None: a constant rate)."""
+    if optim.scheduler == "none":
+        return None
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=optim.scheduler_factor, patience=optim.scheduler_patience
+    )
+
+
+def step_scheduler(scheduler, state: FoldState) -> None:
+    """Step ``scheduler`` on the epoch just booked: its validation loss, or its training
+    loss where the fold has no validation split."""
+    if scheduler is not None:
+        last = state.history[-1]
+        scheduler.step(last.get("val_loss", last["loss"]))
 
 
 def train_fold(
@@ -182,6 +213,7 @@ def train_fold(
     state: FoldState,
     on_epoch: Callable[[FoldState], None] = lambda state: None,
     model_name: str = "gnn",
+    scheduler=None,
 ) -> FoldOutputs:
     """Train one fold from ``state`` (fresh or restored) to early stop; test and embed.
 
@@ -192,12 +224,14 @@ def train_fold(
         fold: Positions of train/val/test genes in ``inputs.task``; an empty ``val``
             trains all ``optim.epochs`` epochs and keeps the last model.
         batches: Batch source over the run's graph.
-        optim: Epochs and patience.
+        optim: Epochs, patience and the selection rule.
         seed: The run seed.
         env: Rank, world size and device.
         state: Where the fold stands; updated in place each epoch.
         on_epoch: Called after every epoch with the updated state (checkpointing).
         model_name: ``model`` of the :class:`~genen_scale.fold_result.FoldResult`.
+        scheduler: The learning-rate schedule (:func:`make_scheduler`), restored by the
+            caller when resuming; None: a constant rate.
     """
     primary = primary_metric(inputs.task.kind)
     has_val = len(fold.val) > 0
@@ -205,16 +239,15 @@ def train_fold(
         stats = train_epoch(
             model, optimizer, batches, inputs, *epoch_seeds(fold, seed, state.epoch, env), env
         )
-        score = None
-        if has_val:
-            score = score_split(model, batches, inputs, fold.val, env)[primary]
-        record_epoch(state, primary, score, stats, lambda: snapshot(model))
+        val = validate(model, batches, inputs, fold.val, env) if has_val else None
+        record_epoch(state, optim, primary, val, stats, lambda: snapshot(model))
+        step_scheduler(scheduler, state)
         if env.rank == 0:
             log_epoch(fold.index, state, stats, primary)
         timed_checkpoint(on_epoch, state, [state])
     if not has_val:
         state.best_epoch, state.best_state = state.epoch - 1, snapshot(model)
-    return finish_fold(model, inputs, fold, batches, env, state, model_name)
+    return finish_fold(model, inputs, fold, batches, env, state, model_name, optim.select)
 
 
 def timed_checkpoint(on_epoch: Callable, arg, states: list[FoldState]) -> None:
@@ -231,7 +264,8 @@ def log_epoch(fold: int, state: FoldState, stats: EpochStats, primary: str) -> N
     last = state.history[-1]
     key = f"val_{primary}"
     val = (
-        f"val {primary} {last.get(key, 0):.4f} (best {state.best_metric:.4f} @ {state.best_epoch})"
+        f"val {primary} {last.get(key, 0):.4f}, loss {last.get('val_loss', 0):.4f} "
+        f"(best @ {state.best_epoch})"
     )
     log.info(
         "fold %d epoch %d: loss %.4f, %s | %.0f seeds/s, loading %.0f%%, peak mem %.0f MB",

@@ -175,6 +175,7 @@ def metrics_table(cfg: TrainConfig, task: Task, folds: list[FoldResult]) -> pd.D
             "graph": cfg.data.graph if r.model == gnn else "none",
             "fold": r.fold,
             "best_epoch": np.nan if r.best_epoch is None else r.best_epoch,
+            "selection": r.selection,
             **r.test,
             f"val_{primary}": r.val.get(primary, np.nan),
         }

@@ -22,12 +22,12 @@ from collections.abc import Callable
 import torch
 
 from genen_scale.folds import Fold
-from genen_scale.metrics import evaluate, primary_metric
+from genen_scale.metrics import primary_metric
 from genen_scale.models import build_model
 from genen_scale.stacked import StackedGCN
 from genen_scale.training.batches import GraphBatches
 from genen_scale.training.config import OptimConfig
-from genen_scale.training.evaluation import FoldOutputs, finish_fold
+from genen_scale.training.evaluation import FoldOutputs, ValScore, finish_fold
 from genen_scale.training.inputs import RunInputs
 from genen_scale.training.loop import (
     EpochStats,
@@ -89,7 +89,7 @@ def train_folds_stacked(
         torch.stack(losses).sum().backward()
         optimizer.step()
         elapsed = time.perf_counter() - start
-        scores = _val_scores(stack, b, inputs, folds, active, has_val, primary)
+        scores = _val_scores(stack, b, inputs, folds, active, has_val)
         peak = max(env.gather(env.peak_memory_mb()))
         for k, loss in zip(active, losses, strict=True):
             stats = EpochStats(
@@ -99,8 +99,11 @@ def train_folds_stacked(
                 peak_mem_mb=peak,
                 epoch_s=elapsed / len(active),
                 stacked_folds=len(active),
+                lr=optimizer.param_groups[0]["lr"],
             )
-            record_epoch(states[k], primary, scores[k], stats, lambda k=k: module.state_of(k))
+            record_epoch(
+                states[k], optim, primary, scores[k], stats, lambda k=k: module.state_of(k)
+            )
             if env.rank == 0:
                 log_epoch(folds[k].index, states[k], stats, primary)
         timed_checkpoint(on_epoch, states, [states[k] for k in active])
@@ -109,24 +112,20 @@ def train_folds_stacked(
         if not has_val[k]:  # the paper protocol: the last epoch's model
             st.best_epoch, st.best_state = st.epoch - 1, module.state_of(k)
         lone = build_model(module.cfg, inputs.x.shape[1], task.num_outputs).to(env.device)
-        outputs.append(finish_fold(lone, inputs, fold, batches, env, st, model_name))
+        outputs.append(finish_fold(lone, inputs, fold, batches, env, st, model_name, optim.select))
     return outputs
 
 
 @torch.no_grad()
-def _val_scores(stack, b, inputs: RunInputs, folds, active, has_val, primary) -> dict:
-    """Each active fold's validation primary metric from one pass (None: no validation)."""
-    task = inputs.task
+def _val_scores(stack, b, inputs: RunInputs, folds, active, has_val) -> dict:
+    """Each active fold's :class:`ValScore` from one pass (None: no validation)."""
     if not any(has_val[k] for k in active):
         return dict.fromkeys(active)
     unwrap(stack).eval()
     out, _ = unwrap(stack)(b.x, b.adj, b.ax, models=active, layers=b.layers)
     scores = {}
     for j, k in enumerate(active):
-        if not has_val[k]:
-            scores[k] = None
-            continue
         val = folds[k].val
         logits = out[b.seed_pos[torch.as_tensor(val)], j]
-        scores[k] = evaluate(task.kind, task.y[val], task.scores(logits))[primary]
+        scores[k] = ValScore.of(inputs.task, logits, val) if has_val[k] else None
     return scores
