@@ -1,4 +1,6 @@
-"""``genen-report DIR``: ``DIR/report.md`` and PNG figures from a sweep's ``results.parquet``.
+"""``genen-report DIR``: ``DIR/report.md`` and PNG figures from a sweep's ``results.parquet``,
+or of one training run when DIR is a ``genen-train`` run directory
+(:mod:`genen_scale.report.run_report`: ``genen-report RUN_DIR [--top N]``).
 
 Usage::
 
@@ -29,9 +31,12 @@ from genen_core.command_line import asks_for_help, help_text, parse_command_line
 from genen_core.config import ConfigError
 from genen_core.store import GraphStore, StoreError
 from genen_scale.kinds import SingleLabelClassification
+from genen_scale.predict.trained_run import PredictError
 from genen_scale.report import figures, paired, tables
+from genen_scale.report.run_report import RunReportConfig, build_run_report, is_training_run
 from genen_scale.sweep.config import BASELINE_MODELS
 from genen_scale.tasks import load_task
+from genen_scale.training.inputs import TrainError
 
 log = logging.getLogger("genen_scale.report")
 
@@ -266,9 +271,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         results_dir = pop_positional(args, "DIR (the sweep's output directory)")
+        if is_training_run(results_dir):  # one run of genen-train: genen_scale.report.run_report
+            run_cfg = parse_command_line(RunReportConfig, ["--run_dir", results_dir, *args])
+            print(f"report: {build_run_report(run_cfg)}")
+            return 0
         cfg = parse_command_line(ReportConfig, ["--results_dir", results_dir, *args])
         print(f"report: {build_report(cfg)}")
         return 0
-    except (ConfigError, StoreError) as e:
+    except (ConfigError, StoreError, PredictError, TrainError) as e:
         print(f"genen-report: error: {e}", file=sys.stderr)
         return 2
