@@ -221,16 +221,17 @@ def fmt_diff(d: PairedDiff) -> list[str]:
 
 
 EXPLANATION = (
-    "Paired evidence: Δ = first − second per test fold, on the same folds (same task, "
-    "seed, protocol, fold index and masking rate: equal seeds give equal folds and equal "
-    "masked genes). Δ ± the sample sd (ddof 1) of the per-fold Δ; *in favour*: folds "
-    "with Δ > 0, of those paired. *t p*: two-sided paired t-test (`scipy.stats.ttest_rel`); "
-    "*Wilcoxon p*: exact two-sided Wilcoxon signed-rank test (`scipy.stats.wilcoxon`, "
-    "zero differences dropped), given from 5 folds. With 5 folds the smallest two-sided "
-    "Wilcoxon p is 0.0625 (all five folds one way), so no 5-fold comparison reaches 0.05 "
-    "on it, and the t-test on 5 folds leans on normal Δ and on folds that share most of "
-    "their training genes (which makes it optimistic). Read a 5-fold difference as "
-    "within noise unless the folds agree and the t-test p is small."
+    "Δ = the first number − the second per test fold, on the same folds: same task, seed, "
+    "protocol and fold index (equal seeds give equal folds), and the same masked genes "
+    "where the masking rate is equal. Δ ± the sample sd (ddof 1) of the per-fold Δ; "
+    "*ahead*: folds with Δ > 0, of those paired. *t p*: two-sided paired t-test "
+    "(`scipy.stats.ttest_rel`); *Wilcoxon p*: exact two-sided Wilcoxon signed-rank test "
+    "(`scipy.stats.wilcoxon`, zero differences dropped), given from 5 folds. With 5 folds "
+    "the smallest two-sided Wilcoxon p is 0.0625 (all five folds one way), so no 5-fold "
+    "comparison reaches 0.05 on it; the t-test on 5 folds leans on normal Δ and on "
+    "independent folds, which share most of their training genes (so it is optimistic). "
+    "Read a 5-fold difference as within noise unless every fold agrees and the t-test p "
+    "is small."
 )
 
 
