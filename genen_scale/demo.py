@@ -69,15 +69,17 @@ def demo_overrides(file_config: dict, args: list[str]) -> list[str]:
     ]
 
 
-def demo_store(root: str | Path) -> Path:
+def demo_store(root: str | Path, preset: str = DEMO_PRESET, encode: bool = True) -> Path:
     """Path of the demo store under ``root``, built if missing.
 
     Each stage is skipped when its output exists: the source files, the store (built
     atomically by the ingest) and its ``minilm`` features (which the encoder resumes).
+    ``preset`` (a generator preset) and ``encode=False`` (no features: the caller writes
+    its own) make the same store small and quick, for tests.
     """
     root = Path(root).expanduser()
     source, store = root / "source", root / "store"
-    gen = GenerateConfig(**PRESETS[DEMO_PRESET])
+    gen = GenerateConfig(**PRESETS[preset])
     files = {k: source / v for k, v in file_names(gen.species).items()}
     if not all(p.exists() for p in files.values()):
         log.info("demo: generating the %s dataset in %s", DEMO_PRESET, source)
@@ -95,5 +97,6 @@ def demo_store(root: str | Path) -> Path:
         )
     # In process: ~3,000 short texts encode in about a minute on two cores, less than a
     # Ray actor pool takes to start there. Unchanged rows are never re-encoded.
-    encode_store(GraphStore.open(store), EncodeConfig(use_ray=False))
+    if encode:
+        encode_store(GraphStore.open(store), EncodeConfig(use_ray=False))
     return store

@@ -13,6 +13,7 @@ import pytest
 from genen_core.command_line import field_docs
 from genen_scale.encode.cli import main as encode_main
 from genen_scale.encode.stage import EncodeConfig
+from genen_scale.predict.cli import NeighborsConfig, PredictConfig, neighbors_main, predict_main
 from genen_scale.report.cli import ReportConfig
 from genen_scale.report.cli import main as report_main
 from genen_scale.sweep.cli import main as sweep_main
@@ -46,11 +47,15 @@ ENTRY_POINTS = [
     (train_main, TrainConfig),
     (sweep_main, SweepConfig),
     (report_main, ReportConfig),
+    (predict_main, PredictConfig),
+    (neighbors_main, NeighborsConfig),
 ]
 
 
 @pytest.mark.parametrize(
-    ("main", "cls"), ENTRY_POINTS, ids=["ingest", "encode", "train", "sweep", "report"]
+    ("main", "cls"),
+    ENTRY_POINTS,
+    ids=["ingest", "encode", "train", "sweep", "report", "predict", "neighbors"],
 )
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help_lists_every_option_with_default_and_doc(main, cls, flag, capsys):

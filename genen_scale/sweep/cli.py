@@ -2,25 +2,35 @@
 
 Usage::
 
-    genen-sweep CONFIG.toml [--output_dir DIR] [--local] [--key value ...]
+    genen-sweep [CONFIG.toml] [--output_dir DIR] [--local] [--key value ...]
 
+Without CONFIG.toml it runs the demo sweep (``genen_scale/sweep/demo.toml``: GCN and
+logistic regression, with and without half the genes' text hidden, on the embedded demo
+store, into ``sweeps/demo``); ``genen_scale/sweep/template.toml`` documents every key.
 Runs every trial of the sweep that has not finished yet (see
 :mod:`genen_scale.sweep.runner`) on the cluster of a ``ray job submit`` job,
 ``--ray_address``, or a local Ray started here (bound to 127.0.0.1); ``--local`` runs
-them one by one in this process. Exit status 0 when every trial has finished, 1 when
-some failed (re-run the same command to retry them), 2 for a bad config.
+them one by one in this process; Ray is not started when every trial has finished.
+Exit status 0 when every trial has finished, 1 when some failed (re-run the same command
+to retry them), 2 for a bad config.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
-from genen_core.config import ConfigError
+from genen_core.config import CliText, ConfigError
 from genen_core.store import StoreError
 from genen_scale.local_ray import join_or_start
 from genen_scale.sweep.config import SweepConfig
+from genen_scale.sweep.demo import DEMO_SWEEP, with_demo_store
+from genen_scale.sweep.grid import expand
+from genen_scale.sweep.layout import is_done
 from genen_scale.sweep.runner import run_sweep
 
 log = logging.getLogger("genen_scale.sweep")
@@ -42,10 +52,28 @@ def connect(cfg: SweepConfig) -> bool:
 
 
 def parse_args(argv: list[str]) -> SweepConfig:
-    """``CONFIG.toml [--key value ...]``: the file is the sweep's ``--config``."""
+    """``[CONFIG.toml] [--key value ...]``: the file (default: the demo sweep) is the
+    sweep's ``--config``; a sweep naming no store runs on the demo store."""
     args = list(argv)
-    path = pop_positional(args, "CONFIG.toml (the sweep's config file)")
-    return parse_command_line(SweepConfig, ["--config", path, *args])
+    path = str(DEMO_SWEEP)
+    if args and not args[0].startswith("-"):
+        path = pop_positional(args, "CONFIG.toml (the sweep's config file)")
+    cfg = parse_command_line(SweepConfig, ["--config", path, *args])
+    return with_demo_store(replace(cfg, train=_read(cfg.train)))
+
+
+def _read(value: Any) -> Any:
+    """``--train.key VALUE`` texts read as YAML values, as a file's values are: ``train``
+    is a free mapping (checked per trial, by TrainConfig), so nothing typed them yet."""
+    if isinstance(value, dict):
+        return {k: _read(v) for k, v in value.items()}
+    return value.typed(Any) if isinstance(value, CliText) else value
+
+
+def has_pending(cfg: SweepConfig) -> bool:
+    """Whether some trial of ``cfg`` has not finished (else there is no need for Ray)."""
+    out = Path(cfg.output_dir).expanduser().resolve()
+    return any(not is_done(out, s.id) for s in expand(cfg))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     started = False
     try:
         cfg = parse_args(argv)
-        started = connect(cfg)
+        started = connect(cfg) if has_pending(cfg) else False
         outcome = run_sweep(cfg)
         print(f"{outcome.done} of {outcome.total} trials finished; results: {outcome.results}")
+        print(f"report: genen-report {outcome.output_dir} (writes {outcome.output_dir}/report.md)")
         if outcome.failed:
             print(
                 f"{len(outcome.failed)} trials failed ({', '.join(outcome.failed)}); see "
