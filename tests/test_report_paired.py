@@ -158,6 +158,7 @@ def test_table1_sample_sd_and_f1_labels():
     old_label = f"| ours: gcn on go_ppi, selection {tables.NOT_RECORDED} |"
     assert f"{old_label} 0.85 ± 0.07 / F1@0.5 0.55 ± 0.07 (2) |" in text
     assert "| ours: logreg (text only) | 0.85 ± 0.07 / F1@0.5 0.65 ± 0.07 (2) |" in text
+    assert paired.masked_table(new.assign(**{"optim.lr": 0.1})) == ""  # none masked
     # Rows of one kind: no per-cell label, no selection suffix.
     only_old = tables.table1(pd.concat([old, base], ignore_index=True))
     assert "| ours: gcn on go_ppi | 0.85 ± 0.07 / F1 0.55 ± 0.07 (2) |" in only_old

@@ -103,11 +103,11 @@ def condition(rows: pd.DataFrame) -> pd.Series:
     for col in option_columns(rows):
         parts.append(rows[col].map(lambda v, c=col: "" if pd.isna(v) else f"{c} {v}"))
     if not parts:
-        return pd.Series("", index=rows.index)
-    joined = (
-        pd.concat(parts, axis=1).astype(str).agg(lambda r: ", ".join(p for p in r if p), axis=1)
+        return pd.Series("", index=rows.index, dtype=object)
+    rows_of_parts = zip(*(p.tolist() for p in parts), strict=True)
+    return pd.Series(
+        [", ".join(t for t in r if t) for r in rows_of_parts], index=rows.index, dtype=object
     )
-    return joined
 
 
 def _f1(rows: pd.DataFrame) -> tuple[pd.Series, str]:
