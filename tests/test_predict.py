@@ -13,6 +13,7 @@ from conftest import write_store
 from train_helpers import FEATURES, small_args, small_config, train_store
 
 from genen_core.store import GraphStore, csr_from_edges
+from genen_scale.predict.calibration import platt
 from genen_scale.predict.cli import neighbors_main, predict_main
 from genen_scale.predict.neighbors import nearest
 from genen_scale.predict.trained_run import TrainedRun
@@ -83,6 +84,32 @@ def test_ensemble_sd_is_zero_where_folds_agree(predicted, tmp_path):
     table = pd.read_parquet(copy / "genome_predictions.parquet")
     assert (table["score_sd"] == 0).all()
     np.testing.assert_array_equal(table["score"], table["score_fold0"])
+
+
+def test_thresholds_recorded_per_fold_are_exposed_beside_the_probability(predicted, tmp_path):
+    run_dir, _ = predicted
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    for k, t in ((0, 0.4), (1, 0.6)):
+        path = copy / f"folds/fold{k}.json"
+        meta = json.loads(path.read_text())
+        meta["val"]["threshold"] = t
+        path.write_text(json.dumps(meta))
+    assert predict_main([str(copy)]) == 0
+    table = pd.read_parquet(copy / "genome_predictions.parquet")
+    np.testing.assert_allclose(table["threshold"], 0.5)
+    votes = (table["score_fold0"] >= 0.4).astype(int) + (table["score_fold1"] >= 0.6)
+    assert (table["positive_votes"] == votes).all()
+
+
+def test_probabilities_are_calibrated_on_validation_genes(predicted):
+    _, table = predicted
+    assert table["probability"].between(0, 1).all() and table["probability_sd"].ge(0).all()
+    rng = np.random.default_rng(0)
+    s = rng.uniform(0.01, 0.99, 4000)
+    true = 1 / (1 + np.exp(-(3 * np.log(s / (1 - s)) - 1)))  # an over-confident model
+    fit = platt(s, rng.random(len(s)) < true)
+    assert np.abs(fit.predict_proba(np.log(s / (1 - s))[:, None])[:, 1] - true).max() < 0.05
 
 
 def test_embeddings_parquet_is_keyed_by_gene_and_readable_by_duckdb(predicted, store):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genen_scale.predict.calibration import calibrate
 from genen_scale.predict.scoring import run_inputs, score_genome
 from genen_scale.predict.tables import (
     EMBEDDINGS,
@@ -46,7 +47,12 @@ def predict_run(run_dir: str | Path, store: str | None = None) -> PredictOutcome
     run = TrainedRun.open(run_dir, store)
     inputs = run_inputs(run)
     scores = score_genome(run, inputs)
-    preds = write_atomic(genome_table(run, inputs, scores), run.path / GENOME_PREDICTIONS)
+    calibrated = None
+    if scores.per_fold.ndim == 2 and len(inputs.task.classes) == 2:  # P(class 1) per gene
+        predictions = pd.read_parquet(run.path / "predictions.parquet")
+        calibrated = calibrate(scores.per_fold, scores.folds, predictions, run.cfg.model.arch)
+    table = genome_table(run, inputs, scores, calibrated)
+    preds = write_atomic(table, run.path / GENOME_PREDICTIONS)
     emb = write_atomic(embeddings_table(run, inputs), run.path / EMBEDDINGS)
     log.info("%s: %d genes scored by folds %s", preds, run.store.num_genes, scores.folds)
     return PredictOutcome(preds, emb, run.store.num_genes, scores.folds)
@@ -80,5 +86,6 @@ def top_unlabelled(table: pd.DataFrame, n: int, rank_by: str | None = None) -> p
         if rank_by is not None:
             raise PredictError("--rank_by names a class; this task has a single score per gene")
         key = "score"
-        shown += ["score", "score_sd"] + [c for c in ("threshold", "positive_votes") if c in rows]
+        extra = ("probability", "probability_sd", "threshold", "positive_votes")
+        shown += ["score", "score_sd"] + [c for c in extra if c in rows]
     return rows.sort_values(key, ascending=False, kind="stable").head(n)[shown]

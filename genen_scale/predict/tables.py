@@ -16,6 +16,9 @@
 ``score_sd``        population sd over the folds, same layout (0 where all folds agree)
 ``score_fold{k}``   fold k's model's score, same layout; for a labelled gene tested in fold k
                     it equals its ``test`` row of ``predictions.parquet``
+``probability``     binary runs with a validation split: the folds' mean probability of
+                    class 1 after Platt scaling on each fold's validation genes
+                    (:mod:`genen_scale.predict.calibration`), and ``probability_sd``
 ``p_<class>``       with class probabilities: each class's mean (and ``sd_<class>``), and
 ``top_class``       the class of highest mean probability
 ``threshold``       binary runs whose fold results record a decision threshold (chosen on
@@ -123,8 +126,14 @@ def fold_threshold(meta: dict) -> float | None:
     return None
 
 
-def genome_table(run: TrainedRun, inputs: RunInputs, scores: GenomeScores) -> pa.Table:
-    """The rows of ``genome_predictions.parquet`` (see the module docstring)."""
+def genome_table(
+    run: TrainedRun,
+    inputs: RunInputs,
+    scores: GenomeScores,
+    calibrated: np.ndarray | None = None,
+) -> pa.Table:
+    """The rows of ``genome_predictions.parquet`` (see the module docstring);
+    ``calibrated``: ``[K, num_genes]`` calibrated probabilities, where there are some."""
     n = run.store.num_genes
     classes = inputs.task.classes
     cols = {**_columns(gene_ids(run.store)), **label_columns(inputs, n)}
@@ -133,6 +142,9 @@ def genome_table(run: TrainedRun, inputs: RunInputs, scores: GenomeScores) -> pa
     cols["score"], cols["score_sd"] = _scores(mean), _scores(sd)
     for k, s in zip(scores.folds, scores.per_fold, strict=True):
         cols[f"score_fold{k}"] = _scores(s)
+    if calibrated is not None:
+        cols["probability"] = pa.array(calibrated.mean(axis=0))
+        cols["probability_sd"] = pa.array(calibrated.std(axis=0))
     if mean.ndim == 2:
         for j, c in enumerate(classes):
             cols[f"p_{c}"], cols[f"sd_{c}"] = pa.array(mean[:, j]), pa.array(sd[:, j])
