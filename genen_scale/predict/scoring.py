@@ -19,8 +19,7 @@ import torch
 
 from genen_scale.models import build_model
 from genen_scale.predict.trained_run import TrainedRun
-from genen_scale.stacked import can_stack
-from genen_scale.training.batches import run_batches
+from genen_scale.training.batches import run_batches, stacks_folds
 from genen_scale.training.evaluation import infer
 from genen_scale.training.inputs import RunInputs, load_inputs
 from genen_scale.training.worker import WorkerEnv, precision_context
@@ -69,8 +68,7 @@ def score_genome(run: TrainedRun, inputs: RunInputs) -> GenomeScores:
     task = inputs.task
     # The memory estimate that chose full batch counted the folds when they trained
     # stacked (genen_scale.training.distributed), so it must count them here too.
-    stacked = cfg.scaling.stack_folds and can_stack(cfg.model) and not _scheduled(cfg)
-    models = len(inputs.folds) if stacked else 1
+    models = len(inputs.folds) if stacks_folds(cfg) else 1
     batches = run_batches(
         cfg, inputs.csr, inputs.x, torch.from_numpy(task.nodes), models, env.device
     )
@@ -86,9 +84,3 @@ def score_genome(run: TrainedRun, inputs: RunInputs) -> GenomeScores:
         scores.append(np.asarray(task.scores(logits), dtype=np.float64))
         log.info("fold %d: scored %d genes", f.fold, len(genes))
     return GenomeScores([f.fold for f in run.folds], np.stack(scores))
-
-
-def _scheduled(cfg) -> bool:
-    # A learning-rate schedule (optim.scheduler, newer runs) keeps folds apart; older
-    # configs have no such field.
-    return getattr(cfg.optim, "scheduler", "none") != "none"

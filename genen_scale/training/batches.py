@@ -23,6 +23,7 @@ from genen_scale.adjacency import Adjacency
 from genen_scale.models import ModelConfig, build_adjacency, propagate_input
 from genen_scale.receptive import LayerGraph, ReceptiveField, receptive_field
 from genen_scale.sampling.loader import full_batch, make_neighbor_loader
+from genen_scale.stacked import can_stack
 from genen_scale.training.config import DataConfig, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,13 @@ def resolve_full_batch(
     if log_choice:
         log.info("training %s (%s)", "full batch" if full else "on sampled neighbourhoods", why)
     return full
+
+
+def stacks_folds(cfg: TrainConfig) -> bool:
+    """Whether the run's folds may train together as one stacked model (in full batch):
+    asked for, a stackable model, and no learning-rate schedule, which one optimiser
+    over the stack could not keep per fold."""
+    return cfg.scaling.stack_folds and can_stack(cfg.model) and cfg.optim.scheduler == "none"
 
 
 def run_batches(

@@ -42,9 +42,9 @@ from ray.train.torch import TorchTrainer
 from genen_scale.folds import Fold
 from genen_scale.local_ray import join_or_start
 from genen_scale.models import build_model
-from genen_scale.stacked import StackedGCN, can_stack
+from genen_scale.stacked import StackedGCN
 from genen_scale.store_sync import store_location
-from genen_scale.training.batches import GraphBatches, run_batches
+from genen_scale.training.batches import GraphBatches, run_batches, stacks_folds
 from genen_scale.training.checkpoint import load_fold, load_state, save_fold, save_state
 from genen_scale.training.config import ScaleConfig, TrainConfig
 from genen_scale.training.evaluation import FoldOutputs
@@ -156,8 +156,7 @@ def train_loop_per_worker(config: dict) -> None:
     torch.set_num_threads(cfg.scaling.threads_per_worker)
     env = _worker_env(cfg.scaling)
     inputs = load_inputs(spec.store, cfg.data, cfg.eval, cfg.seed)
-    # One optimiser serves a stack, so a per-fold plateau schedule cannot: fold by fold.
-    stackable = cfg.scaling.stack_folds and can_stack(cfg.model) and cfg.optim.scheduler == "none"
+    stackable = stacks_folds(cfg)
     task_nodes = torch.from_numpy(inputs.task.nodes)
     models = len(inputs.folds) if stackable else 1
     batches = run_batches(cfg, inputs.csr, inputs.x, task_nodes, models, env.device, env.rank == 0)
