@@ -15,8 +15,9 @@ from train_helpers import FEATURES, small_args, small_config, train_store
 from genen_core.store import GraphStore, csr_from_edges
 from genen_scale.predict.calibration import platt
 from genen_scale.predict.cli import neighbors_main, predict_main
+from genen_scale.predict.genome import top_unlabelled
 from genen_scale.predict.neighbors import nearest
-from genen_scale.predict.trained_run import TrainedRun
+from genen_scale.predict.trained_run import PredictError, TrainedRun
 from genen_scale.train import main as train_main
 from genen_scale.training import run
 
@@ -234,3 +235,21 @@ def test_unknown_gene_is_one_line_with_suggestions_and_exit_2(clique_run, capsys
     assert captured.out == "" and "\n" not in err
     assert err.startswith("genen-neighbors: error: no gene 'G0003'")
     assert "; did you mean G00003, " in err
+
+
+def test_top_ranks_class_probabilities_by_the_top_or_a_named_class():
+    table = pd.DataFrame(
+        {
+            "gene": ["A", "B", "C", "D"],
+            "labelled": [False, False, False, True],
+            "p_x": [0.1, 0.5, 0.7, 0.99],
+            "p_y": [0.9, 0.5, 0.3, 0.01],
+            "sd_x": 0.0,
+            "sd_y": 0.0,
+            "top_class": ["y", "x", "x", "x"],
+        }
+    )
+    assert top_unlabelled(table, 2)["gene"].tolist() == ["A", "C"]  # 0.9 (y), 0.7 (x)
+    assert top_unlabelled(table, 2, rank_by="x")["gene"].tolist() == ["C", "B"]
+    with pytest.raises(PredictError, match="not a class"):
+        top_unlabelled(table, 2, rank_by="z")

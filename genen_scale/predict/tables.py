@@ -30,7 +30,7 @@
 ``text_masked`` (the run hid this gene's text), ``refined`` (list<float32>, the fold
 ensemble of the refined embeddings, see :func:`ensemble_embeddings`) and ``text``
 (list<float32>, the store's feature row the run started from). Plain Parquet lists, so
-pandas, polars and DuckDB read both files as they are.
+pandas and DuckDB read both files as they are (tested; polars is not installed here).
 """
 
 from __future__ import annotations
