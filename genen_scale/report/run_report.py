@@ -25,7 +25,7 @@ from genen_scale.predict.trained_run import TrainedRun
 from genen_scale.report.origin import generated_store
 from genen_scale.report.published import GENEN_GCN_AUC, TASK_TITLES
 from genen_scale.report.run_figures import FIGURES
-from genen_scale.report.tables import MISSING, markdown
+from genen_scale.report.tables import MISSING, markdown, mean_sd
 from genen_scale.training.inputs import open_task
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def build_run_report(cfg: RunReportConfig) -> Path:
         + (" (generated: the demo's synthetic genes and labels)" if synthetic else "")
         + f"; trained at revision `{str(prov.get('git_revision'))[:12]}` on {prov.get('date')}.\n",
         "## Test metrics\n",
-        "Mean ± sd over test folds (population sd, as `summary.md`).\n",
+        "Mean ± sample sd (ddof 1) over test folds, as in `summary.md`.\n",
         metric_summary(metrics, primary) + "\n",
         _published(task.name, primary, c.data.graph, synthetic),
         "Per fold:\n",
@@ -119,8 +119,8 @@ def metric_summary(metrics: pd.DataFrame, primary: str) -> str:
     for model, rows in metrics.groupby("model", sort=False):
         cells = []
         for col in cols:
-            v = rows[col].dropna().to_numpy(dtype=float)
-            cells.append(f"{v.mean():.3f} ± {v.std():.3f}" if len(v) else MISSING)
+            m, sd, n = mean_sd(rows[col])
+            cells.append(MISSING if not n else f"{m:.3f}" + (f" ± {sd:.3f}" if n > 1 else ""))
         body.append([model, str(rows["graph"].iloc[0]), str(len(rows)), *cells])
     return markdown(["model", "graph", "folds", *cols], body)
 
