@@ -14,6 +14,7 @@ from train_helpers import small_config, train_store
 
 from genen_scale.fold_result import Predictions
 from genen_scale.metrics import choose_threshold, evaluate
+from genen_scale.report.selection import Replay, replay
 from genen_scale.training import run
 from genen_scale.training.config import OptimConfig
 from genen_scale.training.evaluation import ValScore
@@ -128,3 +129,12 @@ def test_paper_protocol_keeps_the_last_epoch_and_calibrates_on_training_genes(st
     assert (table["selection"] == "last_epoch").all()
     assert (table["best_epoch"] == cfg.optim.epochs - 1).all()
     assert table["threshold"].between(0, 1).all()
+
+
+def test_replay_keeps_what_the_rule_kept_and_flags_a_history_that_ends_first():
+    h = [{"val_auc": a, "val_loss": lo} for a, lo in [(1.0, 0.9), (1.0, 0.7), (0.9, 0.6)]]
+    # AUC: epoch 0 and never strictly better; patience 2 runs out at epoch 2.
+    assert replay(h, "val_auc", True, patience=2, epochs=10) == Replay(0, True)
+    # Loss: still falling when the history ends, before patience or epochs: incomplete.
+    assert replay(h, "val_loss", False, patience=2, epochs=10) == Replay(2, False)
+    assert replay(h, "val_loss", False, patience=2, epochs=3) == Replay(2, True)

@@ -19,6 +19,7 @@ from train_helpers import FEATURES, SWEEP, train_store
 from genen_core.config import ConfigError, load_config
 from genen_core.provenance import git_revision
 from genen_scale import train
+from genen_scale.report import selection
 from genen_scale.report.cli import ReportConfig, build_report
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.grid import expand
@@ -132,6 +133,26 @@ def test_local_sweep_rows_have_every_key_and_metric(local_sweep):
     gnn = table[table["model"] == "gcn"]
     assert (gnn["epochs"] == 3).all() and (gnn["graph"] == "go_ppi").all()
     assert (table["revision"] == git_revision()).all()
+
+
+def test_gnn_trials_keep_their_history_and_the_selection_evidence_replays_it(local_sweep, tmp_path):
+    _, outcome, table = local_sweep
+    gnn = table[table["model"] == "gcn"]
+    choices = selection.fold_choices(outcome.output_dir, gnn)
+    # One choice per GNN fold row; the replayed loss rule keeps the epoch the run kept.
+    assert len(choices) == len(gnn)
+    assert (choices["loss_rule"] == choices["kept"]).all()
+    out = selection.build(
+        selection.SelectionReportConfig(
+            new_dir=str(outcome.output_dir),
+            old_dir=str(outcome.output_dir),
+            output=str(tmp_path / "sel.md"),
+            figures_dir=str(tmp_path / "fig"),
+            curves=["toy_binary:gcn:0"],
+        )
+    )
+    text = out.read_text()
+    assert "val_loss rule" in text and (tmp_path / "fig" / "selection_curves.png").is_file()
 
 
 def test_rerun_skips_finished_and_retries_lost_trials(local_sweep):
