@@ -27,12 +27,25 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def platt(scores: np.ndarray, labels: np.ndarray) -> LogisticRegression | None:
-    """A logistic fit of 0/1 ``labels`` on ``logit(scores)``; None with one class only."""
+    """Platt's fit of 0/1 ``labels`` on ``logit(scores)``; None with one class only.
+
+    With Platt's targets, ``(N+ + 1) / (N+ + 2)`` for positives and ``1 / (N- + 2)`` for
+    negatives instead of 1 and 0 (each gene enters as a positive and a negative row
+    weighted by its target): a validation split the model separates perfectly, common
+    with ~50 genes, would otherwise drive the slope to infinity and every probability
+    to 0 or 1.
+    """
     labels = np.asarray(labels, dtype=np.int64)
-    if len(np.unique(labels)) < 2:
+    pos = int(labels.sum())
+    neg = len(labels) - pos
+    if not pos or not neg:
         return None
-    # Nearly unpenalised: the fit has two parameters and should follow the data.
-    return LogisticRegression(C=1e6, max_iter=1000).fit(_logit(scores)[:, None], labels)
+    target = np.where(labels == 1, (pos + 1) / (pos + 2), 1 / (neg + 2))
+    x = _logit(scores)[:, None]
+    # Nearly unpenalised: the fit has two parameters and the targets already bound it.
+    fit = LogisticRegression(C=1e6, max_iter=1000)
+    y = np.r_[np.ones(len(x)), np.zeros(len(x))]
+    return fit.fit(np.r_[x, x], y, sample_weight=np.r_[target, 1 - target])
 
 
 def calibrate(
