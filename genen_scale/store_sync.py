@@ -14,10 +14,20 @@ Invariants the copy keeps:
 * One copy per node: an exclusive lock on ``<cache>/<key>.lock`` (``filelock``, an
   ``fcntl`` lock on POSIX) serialises every process of the node, so of several workers
   on one node the first copies and the others wait, then reuse it.
-* Skipped when unchanged: the remote's *fingerprint* (SHA-256 of ``manifest.json`` and of
-  every file's relative path and size) is written beside the copy when it is complete;
-  a later call that finds the same fingerprint copies nothing. A store that changed
-  (features added by ``genen-encode``, a rebuild) is copied again.
+* Skipped when unchanged: the remote's *fingerprint* is written beside the copy when it
+  is complete; a later call that finds the same fingerprint copies nothing. It is a
+  SHA-256 over every file's relative path and size, the *bytes* of every file up to
+  ``CONTENT_BYTES`` (the manifest, feature sidecars, small arrays) and the modification
+  time of larger ones (reading those would cost a full download on every start; any
+  rewrite, such as features re-encoded with the same shape, gives them a new time). A
+  store that changed (features added or re-encoded by ``genen-encode``, a rebuild) is
+  copied again.
+* Nothing lands outside the copy: a listed key that is absolute or has an empty, ``.``
+  or ``..`` part (object stores allow them) is refused before anything is copied, and
+  every destination is checked to resolve inside the copy.
+* Never hangs silently: a log line says what is listed before the first network call,
+  and a ``gs://`` URI gives up after ``REMOTE_TIMEOUT_S`` (its ``retry_limit_seconds``,
+  unless the URI sets one).
 * Never half-visible: files go to ``<key>/incoming`` and replace ``<key>/store`` only
   when complete and size-checked. A process that still maps the old copy keeps reading
   it (its files are unlinked, not overwritten).
@@ -44,6 +54,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CACHE = "~/.cache/genen_scale/stores"
 FINGERPRINT = "fingerprint.json"
+CONTENT_BYTES = 1 << 20
+"""Files up to this size are fingerprinted by their bytes, larger ones by size and time."""
+REMOTE_TIMEOUT_S = 60
+"""Seconds a ``gs://`` store may take to answer (credentials, network) before we give up."""
 
 
 @dataclass(frozen=True)
@@ -88,10 +102,8 @@ def sync_store(uri: str, cache_dir: str | os.PathLike = DEFAULT_CACHE) -> SyncRe
     Raises:
         StoreError: ``uri`` cannot be opened, or holds no ``manifest.json``.
     """
-    try:
-        fs, root = pafs.FileSystem.from_uri(uri)
-    except (OSError, ValueError) as e:
-        raise StoreError(f"store URI {uri!r} cannot be opened: {e}") from None
+    fs, root = open_uri(uri)
+    log.info("store %s: listing it (waits for the network and credentials it needs)", uri)
     files, fingerprint = _listing(fs, root, uri)
     cache = Path(cache_dir).expanduser()
     cache.mkdir(parents=True, exist_ok=True)
@@ -117,13 +129,50 @@ def _listing(fs: pafs.FileSystem, root: str, uri: str) -> tuple[list[tuple[str, 
         raise StoreError(
             f"store URI {uri!r} is not a store (no readable {MANIFEST}): {e}"
         ) from None
-    files = sorted(
-        (i.path, i.path[len(root) + 1 :], i.size) for i in infos if i.type == pafs.FileType.File
-    )
+    infos = sorted((i for i in infos if i.type == pafs.FileType.File), key=lambda i: i.path)
+    files = [(i.path, _relative_key(i.path, root, uri), i.size) for i in infos]
     h = hashlib.sha256(manifest)
-    for _, rel, size in files:
-        h.update(f"\0{rel}\0{size}".encode())
+    for info, (src, rel, size) in zip(infos, files, strict=True):
+        h.update(f"\0{rel}\0{size}\0".encode())
+        if size <= CONTENT_BYTES:
+            with fs.open_input_stream(src) as f:
+                h.update(f.read())
+        else:
+            h.update(str(info.mtime_ns).encode())
     return files, h.hexdigest()
+
+
+def open_uri(uri: str) -> tuple[pafs.FileSystem, str]:
+    """pyarrow's filesystem for ``uri`` and the store's root path in it.
+
+    Raises:
+        StoreError: The URI names no filesystem pyarrow can open.
+    """
+    try:
+        return pafs.FileSystem.from_uri(_with_timeout(uri))
+    except (OSError, ValueError) as e:
+        raise StoreError(f"store URI {uri!r} cannot be opened: {e}") from None
+
+
+def _with_timeout(uri: str) -> str:
+    """``uri`` with a retry time limit where its filesystem takes one and it sets none."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "gs" or "retry_limit_seconds" in parsed.query:
+        return uri
+    query = "&".join(q for q in (parsed.query, f"retry_limit_seconds={REMOTE_TIMEOUT_S}") if q)
+    return parsed._replace(query=query).geturl()
+
+
+def _relative_key(path: str, root: str, uri: str) -> str:
+    """``path`` relative to ``root``, refused if it could land outside the local copy."""
+    rel = path[len(root) + 1 :] if path.startswith(root + "/") else path
+    parts = rel.split("/")
+    if not path.startswith(root + "/") or any(p in ("", ".", "..") for p in parts):
+        raise StoreError(
+            f"store URI {uri!r} lists the key {path!r}, which is not a plain path inside "
+            f"{root!r} (absolute, or with an empty, '.' or '..' part); nothing was copied"
+        )
+    return rel
 
 
 def _synced_fingerprint(slot: Path) -> str | None:
@@ -141,8 +190,11 @@ def _copy(fs: pafs.FileSystem, files: list[tuple[str, str, int]], slot: Path, ur
     local = pafs.LocalFileSystem()
     total = sum(size for *_, size in files)
     with tqdm(total=total, unit="B", unit_scale=True, desc=f"sync {uri}") as bar:
+        inside = incoming.resolve()
         for src, rel, size in files:
             dst = incoming / rel
+            if not dst.resolve().is_relative_to(inside):  # _relative_key makes this hold
+                raise StoreError(f"store URI {uri!r}: {rel} would be written outside {slot}")
             dst.parent.mkdir(parents=True, exist_ok=True)
             pafs.copy_files(src, str(dst), source_filesystem=fs, destination_filesystem=local)
             if dst.stat().st_size != size:

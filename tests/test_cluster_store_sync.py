@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
+import os
 import shutil
+import time
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
 import pytest
 from conftest import build_tiny_store
 from train_helpers import small_args, train_store
@@ -95,3 +100,88 @@ def test_training_reads_a_store_uri(tmp_path, capsys):
     assert (copy / "features" / "test.npy").is_file()
     shutil.rmtree(store.path)  # the run read the copy, which stays usable alone
     assert GraphStore.open(copy).num_nodes == 360
+
+
+class ListsMore(pafs.FileSystemHandler):
+    """A local store seen through an object store that also lists ``extra`` keys (S3 and
+    GCS allow ``..`` and empty parts in keys); their bytes are ``b"owned"``."""
+
+    def __init__(self, extra: list[str]):
+        self.local, self.extra = pafs.LocalFileSystem(), extra
+
+    def get_type_name(self):
+        return "lists-more"
+
+    def normalize_path(self, path):
+        return path
+
+    def get_file_info(self, paths):
+        return [
+            pafs.FileInfo(p, pafs.FileType.File, size=5)
+            if p in self.extra
+            else self.local.get_file_info(p)
+            for p in paths
+        ]
+
+    def get_file_info_selector(self, selector):
+        found = self.local.get_file_info(selector)
+        return found + [pafs.FileInfo(p, pafs.FileType.File, size=5) for p in self.extra]
+
+    def open_input_stream(self, path):
+        return (
+            pa.BufferReader(b"owned") if path in self.extra else self.local.open_input_stream(path)
+        )
+
+    def open_input_file(self, path):
+        return pa.BufferReader(b"owned") if path in self.extra else self.local.open_input_file(path)
+
+    def _refuse(self, *args, **kwargs):
+        raise NotImplementedError("read-only")
+
+    create_dir = delete_dir = delete_dir_contents = delete_root_dir_contents = _refuse
+    delete_file = move = copy_file = open_output_stream = open_append_stream = _refuse
+
+
+@pytest.mark.parametrize("key", ["../../../owned.txt", "features/../../../../owned.txt", "a//b"])
+def test_listed_keys_never_land_outside_the_cache(remote, tmp_path, monkeypatch, key):
+    store, uri = remote
+    root = str(store.path.resolve())
+    fs = pafs.PyFileSystem(ListsMore([f"{root}/{key}"]))
+    monkeypatch.setattr("genen_scale.store_sync.open_uri", lambda u: (fs, root))
+    cache = tmp_path / "deep" / "er" / "cache"
+    with pytest.raises(StoreError, match="lists the key .*nothing was copied"):
+        sync_store(uri, cache)
+    assert not list(tmp_path.rglob("owned.txt"))
+    assert not list(cache.glob("*/incoming")) and not list(cache.glob("*/store"))
+
+
+def test_rewritten_features_of_the_same_shape_are_copied_again(remote, tmp_path):
+    store, uri = remote
+    cache = tmp_path / "cache"
+    (store.path / "features").mkdir()
+    npy = store.path / "features" / "f.npy"
+    np.save(npy, np.ones((store.num_nodes, 2), np.float32))
+    first = sync_store(uri, cache)
+    np.save(npy, np.full((store.num_nodes, 2), 7, np.float32))  # re-encoded: same bytes count
+    again = sync_store(uri, cache)
+    assert again.copied and again.fingerprint != first.fingerprint
+    assert (GraphStore.open(again.path).features("f")[:] == 7).all()
+
+
+def test_large_files_are_fingerprinted_by_modification_time(remote, tmp_path, monkeypatch):
+    store, uri = remote
+    monkeypatch.setattr("genen_scale.store_sync.CONTENT_BYTES", 0)  # every file is "large"
+    first = sync_store(uri, tmp_path / "cache")
+    manifest = store.path / "manifest.json"
+    os.utime(manifest, ns=(manifest.stat().st_atime_ns, manifest.stat().st_mtime_ns + 10**9))
+    assert sync_store(uri, tmp_path / "cache").fingerprint != first.fingerprint
+
+
+def test_unreachable_gs_store_gives_up_with_a_line(tmp_path, monkeypatch, caplog):
+    """No network or credentials here (or a bucket that does not exist): it must end."""
+    monkeypatch.setattr("genen_scale.store_sync.REMOTE_TIMEOUT_S", 2)
+    start = time.monotonic()
+    with caplog.at_level(logging.INFO), pytest.raises(StoreError, match="gs://genen-no-such"):
+        sync_store("gs://genen-no-such-bucket-21/store", tmp_path / "cache")
+    assert time.monotonic() - start < 30
+    assert "gs://genen-no-such-bucket-21/store: listing it" in caplog.text
