@@ -102,12 +102,15 @@ class IngestConfig:
         self._check_out_apart()
 
     def local_inputs(self) -> list[tuple[str, Path]]:
-        """``(field, path)`` of every local file or directory the build reads."""
+        """``(field, path)`` of every local file or directory the build reads, and of the
+        pins file it writes: none of them may lie in the store a rebuild replaces."""
         src = self.sources
         named = [("labels", self.labels), ("sources.source_dir", src.source_dir)]
         named += [(f"sources.{k}", getattr(src, k)) for k in ("links", "info", "aliases")]
         named += [("sources.obo", src.obo), ("sources.gaf", src.gaf)]
         named += [("sources.mirror", src.mirror), ("sources.cache_dir", src.cache_dir)]
+        named += [("sources.pins", src.pins), ("sources.write_pins", src.write_pins)]
+        named += [(f"edges.{name}", e.path) for name, e in self.edges.items()]
         if self.summaries != "mygene":
             named.append(("summaries", self.summaries))
         paths = [(name, local_path(where)) for name, where in named if where is not None]

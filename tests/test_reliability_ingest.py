@@ -310,3 +310,15 @@ def test_several_stranded_copies_are_left_to_the_user(featured_store):
     with pytest.raises(StoreError, match="several earlier copies"):
         StoreBuilder(path, force=True)
     assert len(swap.leftovers(path)) == 2
+
+
+@pytest.mark.parametrize("flag", ["--edges", "--pins", "--write-pins"])
+def test_force_keeps_edges_and_pins_kept_inside_the_old_store(raw, tmp_path, capsys, flag):
+    out = tmp_path / "store"
+    assert main(ingest_args(raw, out)) == 0
+    capsys.readouterr()
+    kept = write_text(out / "mine" / "kept.tsv", "AAA\tBBB\n")
+    value = f"mine={kept}" if flag == "--edges" else str(kept)
+    assert main(ingest_args(raw, out, "--force", flag, value)) == 2
+    assert "is inside out=" in one_error_line(capsys)
+    assert kept.read_text() == "AAA\tBBB\n"
