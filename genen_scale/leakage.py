@@ -8,6 +8,11 @@ re-encode. Dropping a term removes every edge it takes part in (gene annotations
 GO-GO relations); the node itself stays (isolated), so node ids, features and folds are
 those of the store.
 
+A control for dropping a whole namespace is a seeded random set of GO terms of the same
+size (``random``, e.g. as many terms as the cellular-component namespace holds): if the
+random drop costs as much as the namespace, the namespace's labels were not what the
+graph was leaking.
+
 The filtered CSR keeps the store's invariants: rows sorted, both directions of every
 kept edge kept, no duplicates.
 """
@@ -28,8 +33,13 @@ log = logging.getLogger(__name__)
 GO_NAMESPACES = ("biological_process", "molecular_function", "cellular_component")
 
 
-def check_go_filter(namespaces: list[str], pattern: str | None, where: str) -> None:
-    """Raise ``ValueError`` naming ``where`` for an unknown namespace or a bad regex."""
+def check_go_filter(
+    namespaces: list[str], pattern: str | None, where: str, random: int = 0
+) -> None:
+    """Raise ``ValueError`` naming ``where`` for an unknown namespace, a bad regex or a
+    negative random count."""
+    if random < 0:
+        raise ValueError(f"{where}: random GO-term count {random} must be 0 or more")
     bad = sorted(set(namespaces) - set(GO_NAMESPACES))
     if bad:
         raise ValueError(f"{where}: {bad} are not GO namespaces; use some of {list(GO_NAMESPACES)}")
@@ -41,9 +51,14 @@ def check_go_filter(namespaces: list[str], pattern: str | None, where: str) -> N
 
 
 def leaky_go_nodes(
-    nodes: pa.Table, namespaces: list[str] = (), pattern: str | None = None
+    nodes: pa.Table,
+    namespaces: list[str] = (),
+    pattern: str | None = None,
+    random: int = 0,
+    seed: int = 0,
 ) -> np.ndarray:
-    """Node ids of the GO terms in one of ``namespaces`` or matching ``pattern``.
+    """Node ids of the GO terms in one of ``namespaces``, matching ``pattern``, and
+    ``random`` more drawn at random.
 
     Args:
         nodes: The store's node table (``kind``, ``key``, ``name``, ``namespace``, ``text``).
@@ -65,7 +80,16 @@ def leaky_go_nodes(
         go_rows = np.flatnonzero(is_go)
         hits = [i for i in go_rows if any(v and rx.search(v) for v in (c[i] for c in cols))]
         drop[np.asarray(hits, dtype=np.int64)] = True
-    return np.flatnonzero(drop & is_go).astype(np.int64)
+    drop &= is_go
+    if random:
+        pool = np.flatnonzero(is_go & ~drop)
+        if random > len(pool):
+            raise ValueError(
+                f"exclude_go_random={random}: only {len(pool)} GO terms are left to draw "
+                "from after the other filters"
+            )
+        drop[np.random.default_rng(seed).choice(pool, size=random, replace=False)] = True
+    return np.flatnonzero(drop).astype(np.int64)
 
 
 def drop_nodes(csr: CSR, nodes: np.ndarray) -> CSR:

@@ -117,3 +117,29 @@ def test_paper_protocol_splits(store):
         assert np.array_equal(np.union1d(c.train, c.val), f.train)
     inputs = inputs_for(store, "--eval.protocol", "paper", "--eval.folds_to_run", "[0, 1, 2]")
     assert [len(f.val) for f in inputs.folds] == [0, 0, 0]
+
+
+def test_random_go_drop_is_sized_and_seeded(store):
+    """The size-matched control: exactly ``random`` more GO terms, the same ones per seed,
+    none of them already dropped by the other filters."""
+    nodes = store.nodes
+    named = leaky_go_nodes(nodes, pattern=r"GO:000000[0-4]")
+    drop = leaky_go_nodes(nodes, pattern=r"GO:000000[0-4]", random=7, seed=3)
+    assert len(drop) == len(named) + 7 and set(named) <= set(drop)
+    assert (drop >= store.num_genes).all()  # GO terms only
+    assert np.array_equal(drop, leaky_go_nodes(nodes, pattern=r"GO:000000[0-4]", random=7, seed=3))
+    assert not np.array_equal(drop, leaky_go_nodes(nodes, pattern=r"GO:000000[0-4]", random=7))
+    with pytest.raises(ValueError, match="only"):
+        leaky_go_nodes(nodes, random=store.num_nodes)
+    # In a run: the option drops that many terms' edges, the same for every trial seed.
+    random = inputs_for(store, "--data.graph", "go_ppi", "--data.exclude_go_random", "7")
+    again = inputs_for(
+        store, "--data.graph", "go_ppi", "--data.exclude_go_random", "7", "--seed", "1"
+    )
+    expected = drop_nodes(store.csr("go_ppi"), leaky_go_nodes(nodes, random=7))
+    assert random.csr.nnz == again.csr.nnz == expected.nnz < store.csr("go_ppi").nnz
+    with pytest.raises(ConfigError, match="random"):
+        from genen_core.config import load_config
+        from genen_scale.training import TrainConfig
+
+        load_config(TrainConfig, None, ["--data.exclude_go_random", "-1"])

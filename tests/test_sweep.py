@@ -92,6 +92,26 @@ def test_bad_sweep_configs_fail_with_the_key(tmp_path, store):
         expand(sweep_config(tmp_path, store, "", "--train.optim.epoch", "3"))
     with pytest.raises(ConfigError, match="no_such_filter"):
         sweep_config(tmp_path, store, '[[grid]]\nleakage = ["no_such_filter"]\n')
+    with pytest.raises(ConfigError, match="drops nothing"):
+        sweep_config(tmp_path, store, '[[leakage]]\nname = "empty"\n')
+
+
+def test_random_go_filter_reaches_the_trial(tmp_path, store):
+    extra = """
+[[leakage]]
+name = "random_control"
+exclude_go_random = 5
+exclude_go_random_seed = 2
+[[grid]]
+tasks = ["toy_binary"]
+graphs = ["go"]
+models = ["gcn"]
+leakage = ["random_control"]
+"""
+    (spec,) = [s for s in expand(sweep_config(tmp_path, store, extra)) if s.keys["graph"] == "go"]
+    assert spec.keys["leakage"] == "random_control"
+    assert spec.train["data"]["exclude_go_random"] == 5
+    assert spec.train["data"]["exclude_go_random_seed"] == 2
     with pytest.raises(ConfigError, match="grid keys"):
         sweep_config(tmp_path, store, '[[override]]\nwhen = { modle = "gcn" }\n')
 

@@ -54,6 +54,11 @@ class LeakageConfig:
     """GO namespaces dropped from the graph (e.g. ``[cellular_component]``)."""
     exclude_go_terms: str | None = None
     """Regex on GO id, name and definition; matching terms are dropped."""
+    exclude_go_random: int = 0
+    """GO terms dropped at random besides those (the size-matched control of a namespace
+    drop; ``data.exclude_go_random``)."""
+    exclude_go_random_seed: int = 0
+    """Seed of the random draw, the same for every trial seed."""
 
     def __post_init__(self) -> None:
         if not self.name or self.name == NO_LEAKAGE_FILTER:
@@ -61,9 +66,18 @@ class LeakageConfig:
                 f"leakage.name={self.name!r}: give each filter a name other than "
                 f"{NO_LEAKAGE_FILTER!r} (which means no filter)"
             )
-        check_go_filter(self.exclude_go_namespace, self.exclude_go_terms, f"leakage {self.name!r}")
-        if not self.exclude_go_namespace and self.exclude_go_terms is None:
-            raise ValueError(f"leakage {self.name!r} drops nothing; set a namespace or a regex")
+        check_go_filter(
+            self.exclude_go_namespace,
+            self.exclude_go_terms,
+            f"leakage {self.name!r}",
+            self.exclude_go_random,
+        )
+        if not (self.exclude_go_namespace or self.exclude_go_random) and (
+            self.exclude_go_terms is None
+        ):
+            raise ValueError(
+                f"leakage {self.name!r} drops nothing; set a namespace, a regex or a random count"
+            )
 
 
 @dataclass

@@ -150,6 +150,8 @@ def _trial(cfg: SweepConfig, base: dict, keys: dict, option_keys: list[str]) -> 
         if flt is not None:
             data["exclude_go_namespace"] = list(flt.exclude_go_namespace)
             data["exclude_go_terms"] = flt.exclude_go_terms
+            data["exclude_go_random"] = flt.exclude_go_random
+            data["exclude_go_random_seed"] = flt.exclude_go_random_seed
     train = _merge(
         base,
         {

@@ -60,6 +60,13 @@ class DataConfig:
     """Regex (case-insensitive, searched) on a GO term's id, name and text (name and
     definition): matching terms are dropped from the run's graph with their edges, e.g.
     the paper's ``'soluble|solubility|insolubility'``."""
+    exclude_go_random: int = 0
+    """How many GO terms, drawn at random from those the filters above keep, are dropped
+    too: the size-matched control of a namespace drop (e.g. as many terms as
+    ``cellular_component`` holds). 0: none."""
+    exclude_go_random_seed: int = 0
+    """Seed of that draw, apart from ``seed`` so that every trial seed drops the same
+    terms."""
     fanouts: list[int] | None = None
     """Neighbours sampled per node at each hop (-1: all), seeds' hop first; one entry per
     message-passing layer (``model.num_hops``). None: 10 per hop. Validation, test and
@@ -100,7 +107,12 @@ class DataConfig:
             raise ValueError(
                 f"data.full_batch_memory_gb={self.full_batch_memory_gb} must be positive"
             )
-        check_go_filter(self.exclude_go_namespace, self.exclude_go_terms, "data.exclude_go_*")
+        check_go_filter(
+            self.exclude_go_namespace,
+            self.exclude_go_terms,
+            "data.exclude_go_*",
+            self.exclude_go_random,
+        )
 
 
 @dataclass

@@ -184,15 +184,23 @@ def load_graph(store: GraphStore, data: DataConfig):
     without those terms' edges (:mod:`genen_scale.leakage`).
     """
     csr = store.graph(data.graph)
-    if not data.exclude_go_namespace and data.exclude_go_terms is None:
+    if data.exclude_go_terms is None and not (data.exclude_go_namespace or data.exclude_go_random):
         return csr
-    drop = leaky_go_nodes(store.nodes, data.exclude_go_namespace, data.exclude_go_terms)
+    drop = leaky_go_nodes(
+        store.nodes,
+        data.exclude_go_namespace,
+        data.exclude_go_terms,
+        data.exclude_go_random,
+        data.exclude_go_random_seed,
+    )
     out = drop_nodes(csr, drop)
     log.info(
-        "leakage control: %d GO terms dropped (namespaces %s, pattern %r): %d of %d edges left",
+        "leakage control: %d GO terms dropped (namespaces %s, pattern %r, %d at random): "
+        "%d of %d edges left",
         len(drop),
         data.exclude_go_namespace,
         data.exclude_go_terms,
+        data.exclude_go_random,
         out.nnz,
         csr.nnz,
     )
