@@ -109,6 +109,23 @@ def _build(cfg: IngestConfig, builder: StoreBuilder) -> Path:
     timer = _Timer()
     with timer.stage("sources"):
         sources = resolve_sources(cfg.sources)
+    try:
+        return _build_from(cfg, builder, timer, sources)
+    except IngestError as e:
+        # A cached download that fails to parse fails every later run the same way.
+        cached = [
+            f"{s.path.name} is a cached download ({s.path}): --refresh fetches it again"
+            for s in sources.values()
+            if s.url.startswith(("http://", "https://")) and s.path.name in str(e)
+        ]
+        if not cached:
+            raise
+        raise IngestError("; ".join([str(e), *cached])) from e
+
+
+def _build_from(
+    cfg: IngestConfig, builder: StoreBuilder, timer: _Timer, sources: dict[str, SourceFile]
+) -> Path:
     con = duckdb.connect()
     try:
         if cfg.threads is not None:

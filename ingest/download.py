@@ -14,8 +14,9 @@ Invariants:
   therefore leave a ``.part`` (which the next run resumes) but never a truncated file
   that looks complete.
 * A file that fails its sha256 pin or its format check (``check``: gzip magic, the
-  expected first line) is deleted: nothing unverified stays in the cache, and an HTML
-  error page served with status 200 never becomes a cache entry.
+  expected first line; and, for a gzip download, the whole stream up to its CRC) is
+  deleted: nothing unverified stays in the cache, an HTML error page served with status
+  200 never becomes a cache entry, and neither does a gzip stream cut short.
 * The sidecar is not trusted on its own: a cached file is hashed again each time it is
   used (a fraction of a second for STRING-sized files), and the digest returned is that
   of the bytes on disk. Bytes changed since the download, a digest other than the pin,
@@ -34,12 +35,14 @@ coordinated; ingestion downloads from one process.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
 import posixpath
 import re
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -229,12 +232,14 @@ def download(
     if check is not None:
         try:
             check(part)
+            _check_gzip_stream(part)
         except IngestError as e:
             part.unlink()
             _remove_if_empty(final.parent)
             raise IngestError(
                 f"{url} did not send the expected file: {e}. Nothing was cached; check the "
-                "URL or mirror (a server may answer with an error page and status 200)"
+                "URL or mirror (a server may answer with an error page and status 200), "
+                "then run again: the file is downloaded afresh"
             ) from None
     if pin is not None and actual != pin:
         part.unlink()
@@ -248,6 +253,25 @@ def download(
     _write_atomic(sidecar, f"{actual}  {final.name}\n")
     log.info("downloaded %s -> %s (sha256 %s)", url, final, actual)
     return final, actual
+
+
+def _check_gzip_stream(path: Path) -> None:
+    """Raise unless a gzip file decompresses to its end-of-stream marker and CRC.
+
+    A transfer cut short by the server can still have the advertised Content-Length, the
+    gzip magic and a good first line; only reading the whole stream tells. Run once, on
+    the download, so that cached files (re-hashed on every use) are known whole.
+    """
+    with open(path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            return
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as e:
+        name = path.name.removesuffix(".part")
+        raise IngestError(f"{name} is truncated or corrupt ({e})") from None
 
 
 def _fetch_to_part(url: str, part: Path, *, timeout: float, progress: bool) -> str:

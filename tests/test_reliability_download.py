@@ -133,3 +133,33 @@ def test_manifest_records_the_hash_of_the_bytes_read(served, tmp_path, capsys):
 @pytest.mark.parametrize("species", [9606, 10090])
 def test_catalog_urls_are_https(species):
     assert all(f.url.startswith("https://") for f in catalog("12", species).values())
+
+
+def truncated(name_path) -> bytes:
+    """The gzip file cut short: right magic and first line, no end-of-stream marker."""
+    data = name_path.read_bytes()
+    return data[: len(data) * 2 // 3]
+
+
+def test_truncated_gzip_download_is_never_cached(served, tmp_path):
+    path = served.root / FILES["gaf"].name
+    good = path.read_bytes()
+    path.write_bytes(truncated(path))  # served with its own (right) Content-Length
+    with pytest.raises(IngestError, match="truncated or corrupt.*Nothing was cached"):
+        resolve(served, tmp_path)
+    assert not cache_entry(served.url_for(path.name), tmp_path / "cache").parent.exists()
+    path.write_bytes(good)
+    assert resolve(served, tmp_path)["gaf"].sha256 == sha(good)
+
+
+def test_cached_download_that_fails_to_parse_names_refresh(served, tmp_path, capsys):
+    """A cut-short file cached by an older version: the error says how to get past it."""
+    name = FILES["links"].name
+    cached = cache_entry(served.url_for(name), tmp_path / "cache")
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(truncated(served.root / name))
+    cached.with_name(name + ".sha256").write_text(f"{sha(cached.read_bytes())}  {name}\n")
+    args = ["--out", str(tmp_path / "store"), "--mirror", served.url]
+    assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert f"{name} is a cached download" in line and "--refresh fetches it again" in line
