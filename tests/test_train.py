@@ -391,3 +391,26 @@ def test_full_batch_auto_follows_the_memory_budget(store, caplog):
     assert (
         "full batch (auto: estimated" in caplog.text and "over the 1e-06 GiB budget" in caplog.text
     )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_full_batch_auto_trains_ddp_workers_on_sampled_neighbourhoods(store, caplog, workers):
+    """Every DDP worker would compute the whole graph in full batch (issue 24: 0.23 of
+    linear on 2 workers), so ``auto`` samples there and says why; one worker (or Ray
+    Train's local mode) keeps full batch where it fits, and ``true`` stays full batch."""
+    from genen_scale.training.batches import run_batches
+
+    def batches(*extra: str):
+        cfg = small_config(store, store.path, "--scaling.num_workers", str(workers), *extra)
+        inputs = load_inputs(str(store.path), cfg.data, cfg.eval, cfg.seed)
+        nodes = torch.from_numpy(inputs.task.nodes)
+        return run_batches(cfg, inputs.csr, inputs.x, nodes, 1, torch.device("cpu"))
+
+    with caplog.at_level("INFO"):
+        assert batches().full_batch is (workers == 1)
+        assert batches("--data.full_batch", "true").full_batch
+    ddp = "auto: 2 DDP workers; in full batch every DDP worker computes the whole graph"
+    assert (ddp in caplog.text) is (workers == 2)
+    assert ("0.23 of linear (issue 24" in caplog.text) is (workers == 2)
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and "duplicates" in r.message]
+    assert len(warned) == (workers == 2)

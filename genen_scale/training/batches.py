@@ -4,9 +4,10 @@ The loop asks for batches of seeds and gets the same :class:`Batch` either way, 
 training step serves both modes. Sampled batches come from the neighbour loader
 (``genen_scale.sampling``), which reads the memory-mapped CSR and samples on the CPU;
 batches are then moved to the device. The full graph is materialised once per worker
-(a ``[2, nnz]`` COO copy and the GCN adjacency on the device; :func:`choose_full_batch`
-decides whether that fits). Each batch carries its GCN adjacency, built once per batch
-(once per run in full batch), so every layer propagates as one SpMM.
+(a ``[2, nnz]`` COO copy and the GCN adjacency on the device; :func:`resolve_full_batch`
+decides whether that fits, and ``auto`` never picks it for several DDP workers, which
+would each compute it). Each batch carries its GCN adjacency, built once per batch (once
+per run in full batch), so every layer propagates as one SpMM.
 """
 
 from __future__ import annotations
@@ -96,6 +97,17 @@ def full_batch_bytes(
     return num_nodes * per_node + (nnz + num_nodes) * ADJ_BYTES_PER_EDGE + nnz * per_edge
 
 
+# Why ``auto`` never picks full batch for several DDP workers: each worker computes the
+# whole graph (at 2 hops the receptive field of its share of genes is most of it), so DDP
+# adds an all-reduce and divides no work. Issue 24's measurement on a quiet 2-core machine
+# (`python -m benchmarks --suite train --workers 1,2 --repeat 1`), full batch, seed nodes/s:
+DDP_FULL_BATCH_MEASURED = (
+    "in full batch every DDP worker computes the whole graph: 3,788 seed nodes/s on 2 "
+    "workers x 1 thread against 8,137 on 1 worker x 1 thread, 0.23 of linear (issue 24, "
+    "measured on a quiet 2-core machine)"
+)
+
+
 def resolve_full_batch(
     data: DataConfig,
     model: ModelConfig,
@@ -103,13 +115,17 @@ def resolve_full_batch(
     dim: int,
     log_choice: bool = True,
     models: int = 1,
+    workers: int = 1,
 ) -> bool:
     """``data.full_batch``, with ``auto`` decided by :func:`full_batch_bytes` (for
-    ``models`` stacked models) against ``data.full_batch_memory_gb``; the decision and its
-    reason are logged."""
+    ``models`` stacked models) against ``data.full_batch_memory_gb``, and sampled whenever
+    ``workers`` (DDP ranks, ``scaling.num_workers``) exceed 1 (see
+    ``DDP_FULL_BATCH_MEASURED``); the decision and its reason are logged."""
     need = full_batch_bytes(model, csr.num_nodes, csr.nnz, dim, models) / 2**30
     budget = data.full_batch_memory_gb
-    if data.full_batch == "auto":
+    if data.full_batch == "auto" and workers > 1:
+        full, why = False, f"auto: {workers} DDP workers; {DDP_FULL_BATCH_MEASURED}"
+    elif data.full_batch == "auto":
         full = need <= budget
         why = f"auto: estimated {need:.2f} GiB {'within' if full else 'over'} the {budget:g} GiB budget"
     else:
@@ -119,6 +135,14 @@ def resolve_full_batch(
         )
     if log_choice:
         log.info("training %s (%s)", "full batch" if full else "on sampled neighbourhoods", why)
+        if full and workers > 1:
+            log.warning(
+                "data.full_batch=true with %d DDP workers duplicates the whole-graph work on "
+                "every worker (%s); data.full_batch auto or false trains on sampled "
+                "neighbourhoods, which the workers divide",
+                workers,
+                DDP_FULL_BATCH_MEASURED,
+            )
     return full
 
 
@@ -140,11 +164,12 @@ def run_batches(
 ) -> GraphBatches:
     """The batches every fold of a run trains and is scored on: full batch or sampled as
     :func:`resolve_full_batch` decides for ``models`` models trained at once (the folds,
-    when they train stacked; else 1), over the receptive field of the task's genes where
-    that applies. Training workers and ``genen-predict`` build them alike, so a fold's
-    model scores the same there."""
+    when they train stacked; else 1) and the run's DDP workers, over the receptive field of
+    the task's genes where that applies. Training workers and ``genen-predict`` build them
+    alike, so a fold's model scores the same there."""
     d = cfg.data
-    full = resolve_full_batch(d, cfg.model, csr, x.shape[1], log_choice, models)
+    workers = cfg.scaling.num_workers
+    full = resolve_full_batch(d, cfg.model, csr, x.shape[1], log_choice, models, workers)
     seeds = task_nodes if full and d.receptive_field else None
     return GraphBatches(csr, x, d.fanouts, d.batch_size, full, device, cfg.model, seeds)
 

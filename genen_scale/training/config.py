@@ -76,7 +76,10 @@ class DataConfig:
     full_batch: bool | Literal["auto"] = "auto"
     """Propagate over the whole graph every step (true) or train on sampled neighbourhoods
     (false). ``auto``: full batch when the graph and the model's activations fit
-    ``full_batch_memory_gb``, else sampled; the log says which and why."""
+    ``full_batch_memory_gb``, else sampled; sampled whenever ``scaling.num_workers`` > 1,
+    as every DDP worker would compute the whole graph (0.23 of linear on 2 workers,
+    ``benchmarks/README.md``); the log says which and why. true with several workers
+    is full batch, with a warning."""
     receptive_field: bool = True
     """In full batch, compute only what the task's genes read: the nodes within the
     model's hops of them, trimmed per layer (:mod:`genen_scale.receptive`; exact at the
