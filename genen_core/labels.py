@@ -12,6 +12,10 @@ tables instead of code paths:
 * :data:`KNOWN_TASKS` gives the published files the task names the paper uses and the
   kind the layout cannot tell (TF target type is multilabel). Other files in a known
   layout are named after their file stem in snake_case.
+* :data:`DERIVED_TASKS` makes more tasks of a file from a subset of its classes: the TF
+  target type file holds, besides our multilabel task, the two tasks the authors ran
+  (GATA4 direct vs indirect; TBX5 indirect / direct / GATA4+TBX5 combination).
+  :data:`TASK_ALIASES` keeps the old name of a renamed task loading.
 
 The common schema, for your own labels, is a CSV (or ``.tsv``) file with the columns
 ``gene,label`` and optionally ``task`` (default: the file stem) and ``kind`` (``binary``,
@@ -110,6 +114,9 @@ class KnownTask:
 
     task: str
     kind: str | None = None
+    classes: tuple[str, ...] = ()
+    """A derived task's classes, in index order: only the file's rows of these classes
+    are kept, and a gene listed under several of them keeps the last one listed."""
 
 
 # Keyed by "<folder>/<file>": both litgene/ and old_litgene/ have a solubility.csv.
@@ -118,7 +125,8 @@ KNOWN_TASKS = {
     "litgene/BivalentVsLys4.csv": KnownTask("bivalent_vs_lys4"),
     "litgene/BivalentVsNonMethylated.csv": KnownTask("bivalent_vs_nonmethylated"),
     "litgene/Tf_range.csv": KnownTask("tf_range"),
-    "litgene/TF_target_type.csv": KnownTask("tf_target_type", kind="multilabel"),
+    # Every class of the file as labels of one gene; the authors' two tasks are derived.
+    "litgene/TF_target_type.csv": KnownTask("tf_target_type_multilabel", kind="multilabel"),
     "litgene/solubility.csv": KnownTask("solubility_litgene"),
     "litgene/combined_solubility.csv": KnownTask("combined_solubility"),
     # The paper's 1,499-gene solubility set (Dallago et al.).
@@ -126,6 +134,23 @@ KNOWN_TASKS = {
     "old_litgene/subcellular_location.csv": KnownTask("subcellular_location"),
     "old_litgene/phastcons.csv": KnownTask("conservation"),
 }
+# File -> tasks made from some of its classes, beside the file's own task.
+DERIVED_TASKS = {
+    "litgene/TF_target_type.csv": (
+        # The authors' GATA4 task (Genen other.ipynb, cell 6): indirect 0, direct 1.
+        KnownTask("tf_target_type_gata4", "binary", ("gata4_indirect", "gata4_direct")),
+        # Their TBX5 task (cell 7). Every combination target is also a tbx5_direct row;
+        # their label loop let a gene's later row overwrite its earlier one and the
+        # combination rows come last, so a combination target is that class here too.
+        KnownTask(
+            "tf_target_type_tbx5",
+            "multiclass",
+            ("tbx5_indirect", "tbx5_direct", "gata4_tbx5_combo_targets"),
+        ),
+    ),
+}
+# Old task name -> its name now; results and reports written under the old name still load.
+TASK_ALIASES = {"tf_target_type": "tf_target_type_multilabel"}
 LABEL_SUFFIXES = (".csv", ".tsv")
 # (file, task, the task's gene ids) -> the gene key each id names (the id itself where it
 # names none) and the counts recorded as the task's ``ids`` info; ``ingest.labels`` builds
@@ -186,17 +211,26 @@ def load_label_file(path: Path, rename: Renamer | None = None) -> LabelSet:
     """
     path = Path(path)
     layout, rows = _read_rows(path)
-    known = KNOWN_TASKS.get(f"{path.parent.name}/{path.name}")
+    key = f"{path.parent.name}/{path.name}"
+    known = KNOWN_TASKS.get(key)
     default_task = known.task if known else _snake_case(path.stem)
     by_task: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_task[row.task or default_task].append(row)
+    parts = [
+        (task, task_rows, known.kind if known else _declared_kind(path, task, task_rows), {})
+        for task, task_rows in by_task.items()
+    ]
+    for derived in DERIVED_TASKS.get(key, ()):
+        subset, overridden = _class_subset(by_task[default_task], derived.classes)
+        extra = {"derived_from": default_task, "overridden": overridden}
+        parts.append((derived.task, subset, derived.kind, extra))
     tables, tasks = [], {}
-    for task, task_rows in sorted(by_task.items()):
-        declared = known.kind if known else _declared_kind(path, task, task_rows)
-        table, info = _task_labels(path, layout, task, task_rows, declared, rename)
+    for task, task_rows, declared, extra in sorted(parts, key=lambda p: p[0]):
+        fixed = next((d.classes for d in DERIVED_TASKS.get(key, ()) if d.task == task), None)
+        table, info = _task_labels(path, layout, task, task_rows, declared, rename, fixed)
         tables.append(table)
-        tasks[task] = {**info, "source": str(path), "layout": layout.name}
+        tasks[task] = {**info, **extra, "source": str(path), "layout": layout.name}
         log.info(
             "%s: task %s (%s) %d rows -> %d genes",
             path.name,
@@ -207,6 +241,22 @@ def load_label_file(path: Path, rename: Renamer | None = None) -> LabelSet:
         )
     table = pa.concat_tables(tables) if tables else LABEL_SCHEMA.empty_table()
     return LabelSet(table=table, tasks=tasks)
+
+
+def _class_subset(rows: list[Row], classes: Sequence[str]) -> tuple[list[Row], int]:
+    """The rows of ``classes``, one per gene: a gene's class listed last in ``classes``
+    wins. Returns the rows and how many rows of those classes were left out (another
+    class won, or a repeat)."""
+    rank = {name: i for i, name in enumerate(classes)}
+    best: dict[str, Row] = {}
+    kept = [row for row in rows if row.value in rank and row.gene is not None]
+    for row in kept:
+        if row.gene not in best or rank[row.value] > rank[best[row.gene].value]:
+            best[row.gene] = row
+    chosen = sorted(best.values(), key=lambda row: row.line)
+    # Rows with no gene or no label stay, so the task counts them as the file's own does.
+    blank = [row for row in rows if row.gene is None or row.value is None]
+    return chosen + blank, len(kept) - len(chosen)
 
 
 def _read_rows(path: Path) -> tuple[Layout, list[Row]]:
@@ -274,8 +324,10 @@ def _task_labels(
     rows: list[Row],
     declared: str | None,
     rename: Renamer | None = None,
+    fixed_classes: Sequence[str] | None = None,
 ) -> tuple[pa.Table, dict]:
-    """Clean one task's rows and encode its labels; returns the table and its counts."""
+    """Clean one task's rows and encode its labels; returns the table and its counts.
+    ``fixed_classes``: a derived task's classes, in index order (else from the file)."""
     missing_gene = sum(row.gene is None for row in rows)
     empty = sum(row.gene is not None and row.value is None for row in rows)
     values = [row for row in rows if row.gene is not None and row.value is not None]
@@ -295,7 +347,7 @@ def _task_labels(
         classes, class_rows = [], {}
         kind = "regression"
     else:
-        classes = _classes(path, layout, values)
+        classes = list(fixed_classes) if fixed_classes else _classes(path, layout, values)
         index = {name: float(i) for i, name in enumerate(classes)}
         encoded = [(row.gene, index[row.value]) for row in values]
         class_rows = Counter(row.value for row in values)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from genen_core.labels import KINDS, load_label_file
+from genen_core.labels import KINDS, TASK_ALIASES, load_label_file
 from genen_core.store import GraphStore
 from genen_scale.kinds import TaskKind, task_kind
 
@@ -143,15 +143,18 @@ def load_task(store: GraphStore, name: str) -> Task:
             suggests the closest), or its rows break the one-row-per-gene invariant.
     """
     tasks = store.tasks
-    if name not in tasks:
+    stored = stored_task_name(tasks, name)
+    if stored != name:
+        log.info("task %r is stored as %r (renamed task)", name, stored)
+    if stored not in tasks:
         close = difflib.get_close_matches(name, list(tasks), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"store {store.path} has no task {name!r}{hint} "
             f"(tasks: {', '.join(sorted(tasks)) or 'none'})"
         )
-    meta = tasks[name]
-    rows = store.labels.filter(pc.equal(store.labels.column("task"), name))
+    meta = tasks[stored]
+    rows = store.labels.filter(pc.equal(store.labels.column("task"), stored))
     if rows.num_rows == 0:
         raise ValueError(f"store {store.path}: task {name!r} is in the manifest but has no labels")
     return build_task(
@@ -163,6 +166,16 @@ def load_task(store: GraphStore, name: str) -> Task:
         rows.column("node").to_numpy(),
         source=str(store.path / "labels.parquet"),
     )
+
+
+def stored_task_name(tasks: dict, name: str) -> str:
+    """The name under which ``tasks`` (a store's manifest tasks) holds task ``name``: an
+    old name (:data:`genen_core.labels.TASK_ALIASES`) finds the task in a store built
+    since the rename, and the new name finds it in a store built before."""
+    if name in tasks:
+        return name
+    renamed = {**TASK_ALIASES, **{new: old for old, new in TASK_ALIASES.items()}}
+    return renamed.get(name, name) if renamed.get(name) in tasks else name
 
 
 def load_user_task(path: str | os.PathLike, store: GraphStore, task: str | None = None) -> Task:

@@ -4,10 +4,17 @@ common schema, and the errors for unknown layouts and inconsistent files."""
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from genen_core.labels import KNOWN_TASKS, LAYOUTS, LabelFileError, load_label_file
+from genen_core.labels import (
+    DERIVED_TASKS,
+    KNOWN_TASKS,
+    LAYOUTS,
+    LabelFileError,
+    load_label_file,
+)
 from ingest.errors import IngestError
 from ingest.labels import load_label_dir
 
@@ -47,6 +54,13 @@ def real_labels(shared_data):
     return load_label_dir(shared_data / "labels")
 
 
+def own_task(tasks, source):
+    """The task a file holds itself (not one derived from its classes)."""
+    return next(
+        (t, i) for t, i in tasks.items() if i["source"] == source and "derived_from" not in i
+    )
+
+
 def pandas_recount(path, kind):
     """The cleaning rules recomputed with pandas from the raw file, for one task."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -79,7 +93,8 @@ def pandas_recount(path, kind):
 
 def test_all_ten_files_load_under_the_paper_task_names(real_labels):
     table, tasks = real_labels
-    assert sorted(tasks) == sorted(k.task for k in KNOWN_TASKS.values())
+    derived = [d.task for ds in DERIVED_TASKS.values() for d in ds]
+    assert sorted(tasks) == sorted([k.task for k in KNOWN_TASKS.values()] + derived)
     assert {info["source"] for info in tasks.values()} == set(README)
     assert table.column_names == ["task", "gene", "label"]
     assert sorted(set(table["task"].to_pylist())) == sorted(tasks)
@@ -90,7 +105,7 @@ def test_all_ten_files_load_under_the_paper_task_names(real_labels):
 @pytest.mark.parametrize("source", sorted(README))
 def test_counts_match_readme_and_pandas(shared_data, real_labels, source):
     table, tasks = real_labels
-    task, info = next((t, i) for t, i in tasks.items() if i["source"] == source)
+    task, info = own_task(tasks, source)
     rows, class_rows, genes = README[source]
     recount = pandas_recount(shared_data / "labels" / source, info["kind"])
 
@@ -116,7 +131,7 @@ def test_counts_match_readme_and_pandas(shared_data, real_labels, source):
 @pytest.mark.parametrize("source", [s for s in sorted(README) if s.startswith("litgene/")])
 def test_litgene_files_keep_their_own_label_codes(shared_data, real_labels, source):
     table, tasks = real_labels
-    task = next(t for t, i in tasks.items() if i["source"] == source)
+    task, _ = own_task(tasks, source)
     df = pd.read_csv(shared_data / "labels" / source, dtype=str, keep_default_na=False)
     name_col = "StrLabel" if "StrLabel" in df else "Solubility"
     file_code = dict(zip(df[name_col], df["Label"].astype(int), strict=True))
@@ -139,10 +154,12 @@ def test_kinds_and_special_cases(real_labels):
         "solubility_litgene": "binary",
         "subcellular_location": "multiclass",
         "tf_range": "binary",
-        "tf_target_type": "multilabel",
+        "tf_target_type_multilabel": "multilabel",
+        "tf_target_type_gata4": "binary",
+        "tf_target_type_tbx5": "multiclass",
     }
-    assert set(tasks["tf_target_type"]["classes"]) == TF_CLASSES
-    assert tasks["tf_target_type"]["conflicts"] == 0
+    assert set(tasks["tf_target_type_multilabel"]["classes"]) == TF_CLASSES
+    assert tasks["tf_target_type_multilabel"]["conflicts"] == 0
     assert tasks["conservation"]["empty"] == 525  # README: 525 empty
     assert tasks["solubility"]["rows"] == 1499  # the paper's 1,499-gene set
 
@@ -238,3 +255,65 @@ def test_same_task_in_two_files(tmp_path):
         load_label_dir(tmp_path)
     with pytest.raises(IngestError, match="no .csv"):
         load_label_dir(tmp_path / "a" / "missing")
+
+
+def test_tf_target_type_as_the_authors_defined_it(shared_data, real_labels):
+    """GATA4 direct vs indirect (binary, direct = 1) and TBX5 in three classes, each gene
+    once; a combination target (also a tbx5_direct row in the file) is its own class."""
+    table, tasks = real_labels
+    df = pd.read_csv(shared_data / "labels" / "litgene" / "TF_target_type.csv", dtype=str)
+    by_class = df.groupby("StrLabel")["Gene name"].apply(set)
+
+    def labelled(task):
+        rows = table.filter(pc.equal(table["task"], task))
+        names = tasks[task]["classes"]
+        return {
+            g: names[int(v)]
+            for g, v in zip(rows["gene"].to_pylist(), rows["label"].to_pylist(), strict=True)
+        }
+
+    gata4 = labelled("tf_target_type_gata4")
+    assert tasks["tf_target_type_gata4"]["classes"] == ["gata4_indirect", "gata4_direct"]
+    assert {g for g, c in gata4.items() if c == "gata4_direct"} == by_class["gata4_direct"]
+    assert {g for g, c in gata4.items() if c == "gata4_indirect"} == by_class["gata4_indirect"]
+    assert len(gata4) == 942 + 441  # README: the two classes share no gene
+
+    tbx5 = labelled("tf_target_type_tbx5")
+    combo = by_class["gata4_tbx5_combo_targets"]
+    assert combo <= by_class["tbx5_direct"]  # why precedence is needed at all
+    assert {g for g, c in tbx5.items() if c == "gata4_tbx5_combo_targets"} == combo
+    assert {g for g, c in tbx5.items() if c == "tbx5_direct"} == by_class["tbx5_direct"] - combo
+    assert {g for g, c in tbx5.items() if c == "tbx5_indirect"} == by_class["tbx5_indirect"]
+    info = tasks["tf_target_type_tbx5"]
+    assert info["overridden"] == len(combo) == 368 and info["conflicts"] == 0
+    assert "housekeeping_genes" not in info["classes"]
+
+
+def test_old_task_name_loads_the_renamed_task(real_labels):
+    """``tf_target_type`` (committed rows, reports, old stores) and its new name find the
+    same task in a store built before the rename and in one built after."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from genen_scale.tasks import load_task
+
+    table, tasks = real_labels
+    rows = table.filter(pc.equal(table["task"], "tf_target_type_multilabel"))
+    nodes = pc.cast(pc.index_in(rows["gene"], pc.unique(rows["gene"])), "int64")
+    new = SimpleNamespace(
+        path=Path("new"),
+        tasks={"tf_target_type_multilabel": tasks["tf_target_type_multilabel"]},
+        labels=rows.append_column("node", nodes),
+    )
+    old_rows = rows.set_column(0, "task", pa.array(["tf_target_type"] * rows.num_rows))
+    old = SimpleNamespace(
+        path=Path("old"),
+        tasks={"tf_target_type": tasks["tf_target_type_multilabel"]},
+        labels=old_rows.append_column("node", nodes),
+    )
+    for store in (new, old):
+        for name in ("tf_target_type", "tf_target_type_multilabel"):
+            task = load_task(store, name)
+            assert task.name == name and task.kind == "multilabel" and len(task) == 1392
+    with pytest.raises(ValueError, match="no task 'tf_target_type_gata4'"):
+        load_task(new, "tf_target_type_gata4")
