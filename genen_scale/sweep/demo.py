@@ -9,12 +9,15 @@ use exactly as ``python -m genen_scale.train`` builds it (:mod:`genen_scale.demo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 from genen_scale.demo import demo_store
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.training.config import DataConfig
+
+log = logging.getLogger(__name__)
 
 DEMO_SWEEP = Path(__file__).with_name("demo.toml")
 TEMPLATE = Path(__file__).with_name("template.toml")
@@ -26,4 +29,7 @@ def with_demo_store(cfg: SweepConfig) -> SweepConfig:
     if data.get("store") is not None:
         return cfg
     data["store"] = str(demo_store(data.get("demo_cache", DataConfig.demo_cache)))
+    log.info(
+        "sweep: [train] names no data.store; the trials run on the demo store %s", data["store"]
+    )
     return replace(cfg, train={**cfg.train, "data": data})
