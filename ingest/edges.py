@@ -16,8 +16,11 @@ its first line) with one gene pair per row. Its ids go through the store's ident
 directions), deduplicated (the largest weight wins), self-loops dropped, in the global node
 space. Ids that name a gene the graph lacks (a symbol, or an Entrez id of an NCBI gene)
 become new gene nodes (``new_genes``); the build gives them their summary text where the
-summaries have one. Counts of mapped and unmapped ids (with examples) and the detected id
-type go into ``manifest["counts"]["edge_lists"][NAME]``. Training uses the relation with
+summaries have one. With ``id_type = auto`` each id is resolved as the type it looks like,
+so one file may mix symbols, Entrez and Ensembl ids (``id_type`` is then ``mixed``); only
+an unknown *symbol* becomes a new gene, never an id of another type. Counts of mapped and
+unmapped ids (with examples), the id type and the ids of each type (``ids_by_type``) go
+into ``manifest["counts"]["edge_lists"][NAME]``. Training uses the relation with
 ``--data.graph NAME`` or composed, e.g. ``--data.graph ppi+NAME``.
 """
 
@@ -27,6 +30,7 @@ import gzip
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.errors import IngestError
-from ingest.idmap import ID_TYPES, IdMap, Match, id_type_of
+from ingest.idmap import ID_TYPES, IdMap, Match, Resolution, id_type_of
 
 log = logging.getLogger(__name__)
 
@@ -199,14 +203,16 @@ def read_edge_list(
     if cfg.threshold is not None:
         keep = weight >= cfg.threshold
     ids = sorted(pc.unique(pa.concat_arrays([a, b])).to_pylist())
-    found = idmap.resolve(ids, cfg.id_type)
+    found, looks = _resolve(ids, cfg.id_type, idmap)
     gene_of, new = {}, set()
-    for raw, gene, match in zip(ids, found.genes, found.match, strict=True):
+    for raw, gene, match, kind in zip(ids, found.genes, found.match, looks, strict=True):
         if match in (Match.EXACT, Match.ALIAS):
             gene_of[raw] = gene
         elif cfg.new_genes and match is Match.OUTSIDE:
             gene_of[raw], _ = gene, new.add(gene)
-        elif cfg.new_genes and match is Match.UNKNOWN and found.id_type == "symbol":
+        elif cfg.new_genes and match is Match.UNKNOWN and kind == found.id_type == "symbol":
+            # Only a symbol names a new gene: an unknown Entrez, Ensembl or UniProt id in
+            # a symbol file is dropped, never turned into a gene called "1" or "ENSP...".
             gene_of[raw], _ = raw.strip(), new.add(raw.strip())
     # Rows -> genes in Arrow: one dictionary lookup per distinct id, none per row.
     genes = pa.array([gene_of.get(i) for i in ids], pa.string())
@@ -219,6 +225,7 @@ def read_edge_list(
     stats = {
         "path": str(path),
         "id_type": found.id_type,
+        "ids_by_type": dict(sorted(Counter(looks).items())),
         "rows": rows,
         "below_threshold": int(np.count_nonzero(~keep)),
         "unmapped_rows": int(np.count_nonzero(keep & ~mapped)),
@@ -250,9 +257,51 @@ def read_edge_list(
         ", ".join(unmapped[:_EXAMPLES]),
     )
     w = np.ones(int(kept.sum()), np.float32) if weight is None else weight[kept] * cfg.weight_scale
-    w = w.astype(np.float32)
+    with np.errstate(over="ignore"):
+        w32 = w.astype(np.float32)
+    if not np.isfinite(w32).all():
+        i = int(np.flatnonzero(~np.isfinite(w32))[0])
+        row = int(np.flatnonzero(kept)[i]) + offset
+        raise IngestError(
+            f"{path}:{row}: weight {weight[kept][i]:g} x weight_scale {cfg.weight_scale:g} "
+            f"= {w[i]:g} does not fit a float32 weight (at most {np.finfo(np.float32).max:g}); "
+            f"rescale the column or set edges.{name}.weight_scale"
+        )
     mask = pa.array(kept)
-    return EdgeList(name, src.filter(mask), dst.filter(mask), w, sorted(new), stats)
+    return EdgeList(name, src.filter(mask), dst.filter(mask), w32, sorted(new), stats)
+
+
+def _resolve(ids: list[str], id_type: str, idmap: IdMap) -> tuple[Resolution, list[str]]:
+    """``ids`` through the map, and the id type each one looks like.
+
+    With ``auto`` every id is resolved as the type it looks like (one file may mix
+    symbols, STRING protein ids and Entrez numbers), then, if unknown, as a symbol; the
+    resolution's ``id_type`` is that type, or ``mixed`` when there are several.
+    """
+    looks = [id_type_of(i) for i in ids]
+    if id_type != "auto":
+        return idmap.resolve(ids, id_type), looks
+    types = sorted(set(looks))
+    genes: list[str | None] = [None] * len(ids)
+    match = [Match.UNKNOWN] * len(ids)
+    for t in types:
+        at = [k for k, kind in enumerate(looks) if kind == t]
+        found = idmap.resolve([ids[k] for k in at], t)
+        for k, gene, m in zip(at, found.genes, found.match, strict=True):
+            genes[k], match[k] = gene, m
+    retry = [k for k, m in enumerate(match) if m is Match.UNKNOWN and looks[k] != "symbol"]
+    if retry:  # a symbol that happens to look like an id (all digits, UniProt-shaped)
+        found = idmap.resolve([ids[k] for k in retry], "symbol")
+        for k, gene, m in zip(retry, found.genes, found.match, strict=True):
+            if m in (Match.EXACT, Match.ALIAS):
+                genes[k], match[k] = gene, m
+    label = types[0] if len(types) == 1 else "mixed"
+    if label == "mixed":
+        log.warning(
+            "edge list ids of several types %s: each resolved as the type it looks like",
+            dict(sorted(Counter(looks).items())),
+        )
+    return Resolution(label, genes, match), looks
 
 
 def _first_line(path: Path) -> str:

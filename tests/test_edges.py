@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -365,3 +367,32 @@ def test_gaf_genes_under_an_old_symbol_join_their_string_gene(tmp_path, raw):
     row = gene_go.indices[gene_go.indptr[bbb] : gene_go.indptr[bbb + 1]]
     assert {keys[c] for c in row} == {"GO:0000003", "GO:0000006"}
     assert store.manifest["counts"]["gaf"]["genes_by_alias"] == 1
+
+
+def test_mixed_id_types_resolve_each_id_and_invent_no_gene(tmp_path, raw):
+    """A symbol file that also holds a STRING protein id and an Entrez number (AAA is 1)."""
+    text = f"a\tb\nAAA\tGGG\n{P[1]}\tCCC\n1\tCCC\n424242\tBBB\nOLDB\tCCC\n"
+    mixed = write_text(tmp_path / "mixed.tsv", text)
+    store = build(tmp_path, raw, {"mixed": str(mixed)})
+    keys = store.nodes.column("key").to_pylist()
+    assert keys[: store.num_genes] == ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG"]
+    assert set(pairs(store, "mixed")) == {
+        (x, y) for a, b in [("AAA", "GGG"), ("BBB", "CCC"), ("AAA", "CCC")]
+        for x, y in [(a, b), (b, a)]
+    }  # fmt: skip
+    stats = store.manifest["counts"]["edge_lists"]["mixed"]
+    assert stats["id_type"] == "mixed" and stats["new_gene_examples"] == ["GGG"]
+    assert stats["ids_by_type"] == {"ensembl_protein": 1, "entrez": 2, "symbol": 5}
+    assert stats["unmapped_examples"] == ["424242"]
+
+
+@pytest.mark.parametrize(
+    ("weight", "scale", "shown"), [("1e39", 1.0, "1e+39"), ("1e300", 1.0, "1e+300"),
+                                   ("5", 1e38, "5e+38")]
+)  # fmt: skip
+def test_weights_beyond_float32_fail_with_the_row(tmp_path, raw, weight, scale, shown):
+    path = write_text(tmp_path / "screen.csv", f"a,b,w\nAAA,BBB,0.5\nBBB,CCC,{weight}\n")
+    spec = {"path": str(path), "weight": "w", "weight_scale": scale}
+    with pytest.raises(IngestError, match=rf"screen.csv:3: weight .* = {re.escape(shown)} does not fit"):
+        build(tmp_path, raw, {"screen": spec})
+    assert not (tmp_path / "store").exists()
