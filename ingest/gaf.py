@@ -124,6 +124,11 @@ def read_gaf(
         _drop_temporaries(con)
         if own:
             con.close()
+    if not fates:
+        raise IngestError(
+            f"{path}: the file has a header but no annotation lines; pass the complete GAF "
+            "file (download it again if it was cut short)"
+        )
     pairs = pairs.cast(PAIR_SCHEMA)
     kept_lines = sum(fates.get(f, 0) for f in KEEP_FATES)
     stats = {

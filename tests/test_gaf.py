@@ -191,3 +191,13 @@ def test_truncated_gzip(shared_data, tiny_go, tmp_path, keep):
         read_gaf(path, tiny_go, con=con)
     assert str(path) in str(err.value)
     assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_header_only_gaf_is_refused_like_a_header_only_links_file(tiny_go, tmp_path, gzipped):
+    path = tmp_path / ("empty.gaf.gz" if gzipped else "empty.gaf")
+    data = HEADER.encode()
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    with pytest.raises(IngestError, match="has a header but no annotation lines") as err:
+        read_gaf(path, tiny_go)
+    assert str(path) in str(err.value)
