@@ -107,3 +107,12 @@ def test_table1_sets_only_real_data_beside_the_paper(tmp_path):
     assert by_task["Solubility"] == tables.MISSING  # the demo's solubility
     assert by_task["Dosage sensitivity"].startswith("0.89 ± 0.03")
     assert "Solubility ran on a generated store" in table
+
+
+def test_unfinished_run_is_one_line_and_exit_2(store, tmp_path, capsys):
+    run_dir = _train(store, tmp_path / "out", "toy_binary", "--eval.folds_to_run", "[0]")
+    (run_dir / "metrics.parquet").unlink()  # as a run killed before its summary
+    assert report_main([str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "has not finished" in err and "metrics.parquet" in err
+    assert not (run_dir / "report.md").exists()

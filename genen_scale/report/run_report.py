@@ -21,7 +21,7 @@ import pandas as pd
 from genen_scale.metrics import primary_metric
 from genen_scale.predict.genome import top_unlabelled
 from genen_scale.predict.tables import GENOME_PREDICTIONS
-from genen_scale.predict.trained_run import TrainedRun
+from genen_scale.predict.trained_run import PredictError, TrainedRun
 from genen_scale.report.origin import generated_store
 from genen_scale.report.published import GENEN_GCN_AUC, TASK_TITLES
 from genen_scale.report.run_figures import FIGURES
@@ -66,6 +66,14 @@ def build_run_report(cfg: RunReportConfig) -> Path:
             is gone.
     """
     run = TrainedRun.open(cfg.run_dir, cfg.store)
+    missing = [
+        f for f in ("metrics.parquet", "predictions.parquet") if not (run.path / f).is_file()
+    ]
+    if missing:
+        raise PredictError(
+            f"{run.path} has no {' or '.join(missing)}: the run has not finished; "
+            "finish it with genen-train --resume"
+        )
     c = run.cfg
     task, _ = open_task(run.store, c.data, c.eval)
     out = Path(cfg.output) if cfg.output else run.path / "report.md"
