@@ -4,6 +4,9 @@ Runs each stage's benchmark at every worker (and GPU) count (``benchmarks/scalin
 then writes ``benchmarks/results/scaling.json`` (the stages run now replace their earlier
 record; the others are kept), one plot per stage and the README tables
 (``benchmarks/report.py``). Run it under ``flock /tmp/genen-bench.lock`` on shared machines.
+
+``--suite gpu [--quick] [...]`` runs the one-GPU suite instead (``benchmarks/gpu_suite.py``,
+which takes the options after it; ``--quick``: a CPU smoke run at tiny sizes).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling scripts, not a package
 
+import gpu_suite  # noqa: E402
 import report  # noqa: E402
 from bench_encode import environment  # noqa: E402
 from scaling import STAGES, run_stage  # noqa: E402
@@ -32,8 +36,11 @@ def _counts(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
-    p.add_argument("--suite", choices=[*STAGES, "all"], default="all")
+    # No abbreviations: the gpu suite's options pass through (its --work is not --workers).
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0], allow_abbrev=False
+    )
+    p.add_argument("--suite", choices=[*STAGES, "all", "gpu"], default="all")
     p.add_argument("--workers", type=_counts, default=[1, 2], help="worker counts, e.g. 1,2,4")
     p.add_argument("--gpus", type=_counts, default=[0], help="GPU counts, e.g. 1,2,4,8 (0: none)")
     p.add_argument("--repeat", type=int, default=3, help="repeats per point (min/median/max)")
@@ -42,8 +49,15 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="what else ran on the machine (recorded with every figure), e.g. 'shared'",
     )
-    args = p.parse_args(argv)
+    args, rest = p.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.suite == "gpu":  # its own options (gpu_suite.py --help)
+        result = gpu_suite.main(rest + (["--note", args.note] if args.note else []))
+        if not result["quick"]:
+            report.main()
+        return 0
+    if rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
     gpus = [g for g in args.gpus if g > 0]
     path = RESULTS / "scaling.json"
     results = json.loads(path.read_text()) if path.is_file() else {"suites": {}}

@@ -15,7 +15,9 @@ side by side, with the same model, token budget and cores:
   least 2x ``direct``'s (float32) texts/s, and cosine >= 0.99 between its rows and
   ``direct``'s for every text (mean, minimum and 1st percentile are recorded);
 * ``int8``: ``direct`` with torch's int8 dynamic quantisation of every ``Linear``
-  (per-channel weights), the alternative the fast path was chosen against, same records.
+  (per-channel weights), the alternative the fast path was chosen against, same records;
+* ``fp32``: ``direct`` in float32 on the same device: on a GPU, where ``direct`` runs
+  float16, the reference of its cosine (``direct_vs_fp32``: texts/s ratio and cosine).
 
 Model loading and actor start-up are excluded (timed separately); each mode first encodes
 a warm-up batch. ``--gpus N`` runs on GPUs in float16 (target: >= 3,000 texts/s per GPU for
@@ -46,7 +48,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "encode.json"
-MODES = ("direct", "ray", "unsorted", "bf16", "int8")
+MODES = ("direct", "ray", "unsorted", "bf16", "int8", "fp32")
 FAST = ("bf16", "int8")  # compared with direct (float32): texts/s ratio and cosine
 
 
@@ -120,6 +122,17 @@ def environment(gpus: int) -> dict:
         env["versions"][pkg] = metadata.version(pkg)
     env["hardware"]["native_bf16"] = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return env
+
+
+def row_cosine(a: np.ndarray, b: np.ndarray) -> dict:
+    """Cosine of each row of ``a`` to the same row of ``b``: mean, minimum, 1st percentile."""
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    return {
+        "mean": round(float(cos.mean()), 5),
+        "min": round(float(cos.min()), 5),
+        "p01": round(float(np.quantile(cos, 0.01)), 5),
+        "texts": len(cos),
+    }
 
 
 def measure(runner, jobs: list, warmup: list, rows: np.ndarray | None = None) -> dict:
@@ -228,6 +241,11 @@ def main(argv: list[str] | None = None) -> dict:
                 fast.model = quantize_dynamic(fast.model, qconfig, dtype=torch.qint8)
             runners[mode] = LocalRunner(fast)
             startup[mode] = round(time.perf_counter() - t0, 2)
+        if "fp32" in modes:
+            t0 = time.perf_counter()
+            fp32 = TextEncoder(threads=threads, compute_dtype="float32", **encoder_kwargs)
+            runners["fp32"] = LocalRunner(fp32)
+            startup["fp32"] = round(time.perf_counter() - t0, 2)
         if "ray" in modes:
             import ray
 
@@ -248,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
             warmups["ray"] = warmup * actors  # one warm-up shard per actor
         rounds: dict = {m: [] for m in modes}
         # Rows of the last round of each mode, to compare the fast path's with fp32's.
-        compared = [m for m in ("direct", *FAST) if m in modes]
+        compared = [m for m in ("direct", *FAST, "fp32") if m in modes]
         embeddings = {m: np.zeros((len(texts), runners[m].dim), np.float32) for m in compared}
         for r in range(args.rounds):
             for mode in modes:
@@ -283,13 +301,16 @@ def main(argv: list[str] | None = None) -> dict:
             round(f["texts_per_s"] / d["texts_per_s"], 3)
             for f, d in zip(rounds[mode], rounds["direct"], strict=True)
         ]
-        a, b = embeddings[mode], embeddings["direct"]
-        cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-        cosine[mode] = {
-            "mean": round(float(cos.mean()), 5),
-            "min": round(float(cos.min()), 5),
-            "p01": round(float(np.quantile(cos, 0.01)), 5),
-            "texts": len(cos),
+        cosine[mode] = row_cosine(embeddings[mode], embeddings["direct"])
+    direct_dtype = "float16" if args.gpus else "float32"  # TextEncoder's auto
+    direct_vs_fp32 = None
+    if "fp32" in results and "direct" in results:
+        direct_vs_fp32 = {
+            "direct_dtype": direct_dtype,
+            "texts_per_s_ratio": round(
+                results["direct"]["texts_per_s"] / results["fp32"]["texts_per_s"], 3
+            ),
+            "cosine": row_cosine(embeddings["direct"], embeddings["fp32"]),
         }
     if "ray" in results and "direct" in results:
         ratios["ray_vs_direct"] = round(
@@ -312,11 +333,13 @@ def main(argv: list[str] | None = None) -> dict:
             "texts": len(texts),
             "mean_tokens": round(float(lengths.mean()), 1),
             "truncated": truncated,
+            "direct_dtype": direct_dtype,
         },
         "tokenize_s": round(tokenize_s, 2),
         "results": results,
         "ratios": ratios,
         "cosine_to_fp32": cosine,
+        "direct_vs_fp32": direct_vs_fp32,
         "targets": {
             "bf16_vs_direct >= 2": ratios["bf16_vs_direct"] >= 2
             if "bf16_vs_direct" in ratios

@@ -128,14 +128,22 @@ GEN_FULL_STORE = Path("/work/stores/gen-full")
 
 
 class PlainGCN(torch.nn.Module):
-    """The reference: PyG GCNConv layers on an ``edge_index`` (normalisation every call)."""
+    """The reference: PyG GCNConv layers on an ``edge_index`` (normalisation every call),
+    or with ``heads`` GATConv layers (concatenated heads, one head at the output)."""
 
-    def __init__(self, dims: list[int], dropout: float):
+    def __init__(self, dims: list[int], dropout: float, heads: int | None = None):
         super().__init__()
-        from torch_geometric.nn import GCNConv
+        from torch_geometric.nn import GATConv, GCNConv
 
+        def conv(a: int, b: int, last: bool) -> torch.nn.Module:
+            if heads is None:
+                return GCNConv(a, b)
+            h = 1 if last else heads
+            return GATConv(a, b // h, heads=h, concat=not last)
+
+        pairs = list(zip(dims, dims[1:], strict=False))
         self.convs = torch.nn.ModuleList(
-            GCNConv(a, b) for a, b in zip(dims, dims[1:], strict=False)
+            conv(a, b, i == len(pairs) - 1) for i, (a, b) in enumerate(pairs)
         )
         self.dropout = dropout
 
@@ -158,13 +166,16 @@ def epoch_seconds(
     epochs: int,
     threads: int,
     features: str,
+    arch: str = "gcn",
+    device: str = "cpu",
 ) -> dict:
     """Median seconds of a full-batch training step (forward + backward + Adam step) of
-    the ``gcn`` preset at width ``hidden``; run in a fresh process for its peak RSS.
-    ``impl``: ``ours`` (sparse, every node of the graph), ``ours-field`` (sparse over the
-    task genes' receptive field, trimmed per layer: what training runs by default),
-    ``ours-bf16`` (``ours`` under ``scaling.precision bfloat16``: autocast) or ``pyg`` (a
-    plain ``GCNConv`` model on ``edge_index``)."""
+    the ``arch`` preset (``gcn``, ``gat``) at width ``hidden`` on ``device``; run in a
+    fresh process for its peak RSS (on CUDA the peak allocated memory is recorded too).
+    ``impl``: ``ours`` (sparse, every node of the graph; GAT: our model on ``edge_index``),
+    ``ours-field`` (over the task genes' receptive field, trimmed per layer: what training
+    runs by default), ``ours-bf16`` (``ours`` under ``scaling.precision bfloat16``:
+    autocast) or ``pyg`` (a plain ``GCNConv`` / ``GATConv`` model on ``edge_index``)."""
     import dataclasses
     import time
 
@@ -183,27 +194,37 @@ def epoch_seconds(
         x = np.random.default_rng(0).standard_normal((store.num_nodes, 384), dtype=np.float32)
     t = load_task(store, task)
     nodes, y = torch.from_numpy(t.nodes), torch.as_tensor(t.y)
-    cfg = dataclasses.replace(PRESETS["gcn"], hidden=hidden)
+    cfg = dataclasses.replace(PRESETS[arch], hidden=hidden)
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    nodes, y = nodes.to(dev), y.to(dev)
     t0 = time.perf_counter()
-    g = full_batch(csr, x)
+    g = full_batch(csr, x, device=dev)
     if impl.startswith("ours"):
-        model = build_model(cfg, x.shape[1], t.num_outputs)
-        adj = build_adjacency(cfg, g.edge_index, g.num_nodes)
+        model = build_model(cfg, x.shape[1], t.num_outputs).to(dev)
+        adj = build_adjacency(cfg, g.edge_index, g.num_nodes)  # None for GAT
         ax = propagate_input(adj, cfg, g.x)
-        rows = nodes
+        rows, sparse = nodes, adj is not None
         if impl == "ours-field":
-            f = receptive_field(cfg.num_hops, g.edge_index, g.num_nodes, nodes, adj, True)
-            fx, fax, rows = g.x[f.nodes], ax[f.nodes], torch.arange(len(nodes))
+            f = receptive_field(cfg.num_hops, g.edge_index, g.num_nodes, nodes, adj, ax is not None)
+            fx, rows = g.x[f.nodes], torch.arange(len(nodes), device=dev)
+            fax = None if ax is None else ax[f.nodes]
             del adj, ax, g.x
             forward = lambda: model(fx, None, ax=fax, layers=f.layers)  # noqa: E731
-        else:
+        elif adj is not None:
             forward = lambda: model(g.x, None, adj=adj, ax=ax)  # noqa: E731
-        del g.edge_index  # not needed by the sparse path
+        else:  # GAT attends over edge_index
+            forward = lambda: model(g.x, g.edge_index)  # noqa: E731
+        if sparse or impl == "ours-field":
+            del g.edge_index  # not needed by the sparse path
     else:
         dims = [x.shape[1]] + [hidden] * cfg.layers + [t.num_outputs]
-        model = PlainGCN(dims, cfg.dropout)
+        model = PlainGCN(dims, cfg.dropout, cfg.heads if arch == "gat" else None).to(dev)
         forward = lambda: model(g.x, g.edge_index)  # noqa: E731
         rows = nodes
+    sync = torch.cuda.synchronize if dev.type == "cuda" else lambda: None
+    sync()
     setup = time.perf_counter() - t0
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
@@ -211,11 +232,12 @@ def epoch_seconds(
     precision = "bfloat16" if impl == "ours-bf16" else "float32"
     for _ in range(epochs + 1):  # the first is warm-up
         s = time.perf_counter()
-        with precision_context(precision, torch.device("cpu")):
+        with precision_context(precision, dev):
             loss = t.loss(forward()[rows], y)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sync()  # CUDA runs asynchronously: the step ends when the device is done
         times.append(time.perf_counter() - s)
     import resource
 
@@ -224,6 +246,13 @@ def epoch_seconds(
         "epoch_s_all": times[1:],
         "setup_s": setup,
         "task": task,
+        "arch": arch,
+        "device": str(dev),
+        **(
+            {"peak_gpu_mb": torch.cuda.max_memory_allocated(dev) / 2**20}
+            if dev.type == "cuda"
+            else {}
+        ),
         **({"field_within": f.within} if impl == "ours-field" else {}),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "nodes": store.num_nodes,

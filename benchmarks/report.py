@@ -16,6 +16,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_ingest  # noqa: E402  (sibling script, not a package)
 import bench_sampler  # noqa: E402
+import gpu_report  # noqa: E402
 import scaling_report  # noqa: E402
 
 README = HERE / "README.md"
@@ -328,6 +329,7 @@ RENDERERS = {
     # The same sweep with longer trials (--epochs 200 --json .../sweep_long.json).
     "sweep_long": render_sweep,
     "train_full_batch": render_train_full_batch,
+    "gpu": gpu_report.markdown,  # python -m benchmarks --suite gpu (not the --quick record)
 }
 
 
