@@ -13,6 +13,8 @@ import ast
 import dataclasses
 import inspect
 import json
+import logging
+import sys
 import textwrap
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -101,6 +103,39 @@ def parse_command_line(
         raise
     except ValueError as e:  # a section's __post_init__ naming the bad value
         raise ConfigError(str(e)) from None
+
+
+def run_entry_point(
+    name: str,
+    cls: type[T],
+    usage: str,
+    argv: Sequence[str] | None,
+    positional: tuple[str, ...],
+    body: Callable[[T], str],
+    errors: tuple[type[Exception], ...] = (),
+) -> int:
+    """The whole ``main`` of an entry point ``NAME WORD... [--key value ...]``.
+
+    Configures logging, answers ``--help`` (:func:`help_text` of ``cls`` and ``usage``),
+    takes the leading words as ``--<key>`` for each key of ``positional``, parses the rest
+    into ``cls`` and prints what ``body`` returns. A :class:`ConfigError` or one of
+    ``errors`` becomes one line ``NAME: error: ...`` on stderr and exit code 2.
+    (``genen_scale/predict/cli.py``'s ``_main`` is this; other entry points repeat it.)
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = list(sys.argv[1:] if argv is None else argv)
+    if asks_for_help(args):
+        print(help_text(cls, usage))
+        return 0
+    try:
+        given = [x for key in positional for x in (f"--{key}", pop_positional(args, key.upper()))]
+        print(body(parse_command_line(cls, [*given, *args])))
+        return 0
+    except (ConfigError, *errors) as e:
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return 2
 
 
 def _as_overrides(values: Mapping[str, Any], prefix: str = "") -> list[str]:
