@@ -21,9 +21,10 @@ from genen_core.provenance import git_revision
 from genen_scale import train
 from genen_scale.report import selection
 from genen_scale.report.cli import ReportConfig, build_report
+from genen_scale.sweep.cli import main as sweep_main
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.grid import expand
-from genen_scale.sweep.layout import ROWS, trial_dir
+from genen_scale.sweep.layout import MARKER, ROWS, SPEC, trial_dir
 from genen_scale.sweep.runner import run_sweep
 from genen_scale.sweep.trial import VOLATILE_COLUMNS
 
@@ -206,6 +207,7 @@ def test_kept_rows_alone_resume_on_another_machine(local_sweep, tmp_path):
         for name in (ROWS, "trial.json"):
             trial_dir(kept, t).mkdir(parents=True, exist_ok=True)
             shutil.copy(trial_dir(outcome.output_dir, t) / name, trial_dir(kept, t) / name)
+    shutil.copy(outcome.output_dir / MARKER, kept / MARKER)  # kept in git with the rows
     again = run_sweep(dataclasses.replace(cfg, output_dir=str(kept)))
     assert again.done == 4
     assert not any((trial_dir(kept, t) / "run").exists() for t in table["trial"])
@@ -299,3 +301,58 @@ def test_trial_actor_module_imports_no_training_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("what", ["user folder", "file"])
+def test_sweep_writes_only_into_its_own_folder(local_sweep, store, tmp_path, capsys, what):
+    """A folder it did not make (a user's results.parquet, sweep.json, sweep.yaml and a
+    trials/<id>/run/ of their own) or a file: refused in one line, nothing touched."""
+    _, _, table = local_sweep
+    out = tmp_path / "mine"
+    if what == "file":
+        out.write_text("not a folder")
+    else:
+        for name in ("results.parquet", "sweep.json", "sweep.yaml"):
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            (out / name).write_text(f"the user's {name}")
+        (trial_dir(out, table["trial"].iloc[0]) / "run").mkdir(parents=True)
+        (trial_dir(out, table["trial"].iloc[0]) / "run" / "notes.txt").write_text("keep")
+    before = out.read_bytes() if what == "file" else snapshot(out)
+    config = write_sweep(tmp_path / "s.toml", store, out)
+    assert sweep_main([str(config), "--local"]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "genen-sweep: error" in x]
+    assert f"output_dir={out}" in line
+    assert (out.read_bytes() if what == "file" else snapshot(out)) == before
+
+
+def test_unfinished_trials_fail_the_sweep_with_their_reason(local_sweep, store, tmp_path, capsys):
+    """Trials that fail outside their own error handling (a folder that cannot be made,
+    rows that cannot be read back, rows that are a link) fail alone, with a reason."""
+    cfg, outcome, table = local_sweep
+    out = tmp_path / "copy"
+    shutil.copytree(outcome.output_dir, out)
+    no_dir, garbage, linked, ok = table["trial"].unique()
+    shutil.rmtree(trial_dir(out, no_dir))
+    trial_dir(out, no_dir).write_text("a file where the trial's folder goes")
+    (trial_dir(out, garbage) / ROWS).write_bytes(b"PAR1 garbage")
+    (trial_dir(out, linked) / ROWS).unlink()
+    (trial_dir(out, linked) / ROWS).symlink_to(trial_dir(out, ok) / ROWS)
+    (trial_dir(out, linked) / "run").mkdir(exist_ok=True)
+    (trial_dir(out, linked) / SPEC).unlink()  # so its run/ is not this sweep's: kept
+    again = run_sweep(dataclasses.replace(cfg, output_dir=str(out)))
+    assert again.done == 1 and set(again.failed) == {no_dir, garbage, linked}
+    assert "FileExistsError" in again.failed[no_dir]
+    assert f"{ROWS} cannot be read" in again.failed[garbage]
+    assert "is a link" in again.failed[linked] and (trial_dir(out, linked) / "run").is_dir()
+    assert set(pd.read_parquet(again.results)["trial"]) == {ok}
+    status = {t["id"]: t["status"] for t in json.loads((out / "sweep.json").read_text())["trials"]}
+    assert status == {no_dir: "failed", garbage: "failed", linked: "failed", ok: "done"}
+    args = [str(tmp_path / "s.toml"), "--output_dir", str(out), "--local"]
+    write_sweep(tmp_path / "s.toml", store, out)
+    assert sweep_main(args) == 1
+    err = capsys.readouterr().err
+    assert f"trial {no_dir} did not finish: FileExistsError" in err

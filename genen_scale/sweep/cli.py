@@ -31,7 +31,7 @@ from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.demo import DEMO_SWEEP, with_demo_store
 from genen_scale.sweep.grid import expand
 from genen_scale.sweep.layout import is_done
-from genen_scale.sweep.runner import run_sweep
+from genen_scale.sweep.runner import claim_output_dir, run_sweep
 
 log = logging.getLogger("genen_scale.sweep")
 
@@ -87,13 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     started = False
     try:
         cfg = parse_args(argv)
+        claim_output_dir(Path(cfg.output_dir).expanduser().resolve())  # before Ray starts
         started = connect(cfg) if has_pending(cfg) else False
         outcome = run_sweep(cfg)
         print(f"{outcome.done} of {outcome.total} trials finished; results: {outcome.results}")
         print(f"report: genen-report {outcome.output_dir} (writes {outcome.output_dir}/report.md)")
         if outcome.failed:
+            for trial_id, why in outcome.failed.items():
+                print(f"genen-sweep: trial {trial_id} did not finish: {why}", file=sys.stderr)
             print(
-                f"{len(outcome.failed)} trials failed ({', '.join(outcome.failed)}); see "
+                f"{len(outcome.failed)} trials did not finish; see "
                 f"{outcome.output_dir}/trials/<id>/error.txt and re-run to retry",
                 file=sys.stderr,
             )

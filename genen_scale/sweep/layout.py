@@ -1,5 +1,5 @@
-"""Where a sweep keeps each trial: ``DIR/trials/<id>/`` with ``rows.parquet`` when it
-finished, ``error.txt`` when it failed, ``trial.json`` (its spec) and, for a GNN trial,
+"""Where a sweep keeps each trial: ``DIR/trials/<id>/`` with ``rows.parquet`` (a plain
+file, never a link) when it finished, ``error.txt`` when it failed, ``trial.json`` (its spec) and, for a GNN trial,
 ``history.json`` (its folds' per-epoch training and validation log, small enough to keep
 in git beside the rows so that model selection can be audited without the run directory).
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+MARKER = "genen-sweep.json"
+"""In a sweep's output folder: genen-sweep made it (it writes into no other folder)."""
 TRIALS_DIR = "trials"
 ROWS = "rows.parquet"
 ERROR = "error.txt"
@@ -23,7 +25,8 @@ def trial_dir(sweep_dir: Path, trial_id: str) -> Path:
 
 
 def is_done(sweep_dir: Path, trial_id: str) -> bool:
-    return (trial_dir(sweep_dir, trial_id) / ROWS).is_file()
+    rows = trial_dir(sweep_dir, trial_id) / ROWS
+    return rows.is_file() and not rows.is_symlink()
 
 
 def has_failed(sweep_dir: Path, trial_id: str) -> bool:

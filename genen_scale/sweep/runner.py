@@ -10,6 +10,12 @@ Resuming is by trial directory, not by Tune's experiment state: a trial whose
 ``rows.parquet`` exists is skipped, any other is (re)run. ``results.parquet`` and
 ``sweep.json`` are rewritten after every finished trial, so an interrupted sweep leaves
 the results it has.
+
+The output folder is the sweep's own: :func:`claim_output_dir` writes only into a new or
+empty folder, which it marks (``genen-sweep.json``), or into one it marked before; any
+other folder, or a file, is refused before anything is written. A trial that did not
+finish, for whatever reason (its own error, a folder that cannot be made, rows that
+cannot be written or read back), is a failed trial, with its reason.
 """
 
 from __future__ import annotations
@@ -19,18 +25,19 @@ import json
 import logging
 import os
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from genen_core.config import to_dict
+from genen_core.config import ConfigError, to_dict
 from genen_core.provenance import git_revision
 from genen_scale.sweep.actor import tune_trial
 from genen_scale.sweep.config import GRID_KEYS, SweepConfig
 from genen_scale.sweep.grid import TrialSpec, expand
-from genen_scale.sweep.layout import has_failed, is_done, trial_dir
+from genen_scale.sweep.layout import ERROR, MARKER, ROWS, has_failed, is_done, trial_dir
 from genen_scale.sweep.trial import run_trial
 
 log = logging.getLogger(__name__)
@@ -88,8 +95,30 @@ class SweepOutcome:
     output_dir: Path
     total: int
     done: int
-    failed: list[str]
+    failed: dict[str, str]
+    """Every trial that has not finished -> why (one line)."""
     results: Path
+
+
+def claim_output_dir(out: Path) -> None:
+    """Make ``out`` this sweep's folder, or refuse (one line) before anything is written.
+
+    Raises:
+        ConfigError: ``out`` is a file, or a non-empty folder that genen-sweep did not make.
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output_dir={out} is a file, not a folder; give a new folder")
+    if out.is_dir() and (out / MARKER).is_file():
+        return
+    if out.is_dir() and any(out.iterdir()):
+        raise ConfigError(
+            f"output_dir={out} holds files that genen-sweep did not write (it has no "
+            f"{MARKER}); a sweep writes only into a new or empty folder, or one it made: "
+            "choose another output_dir"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    (out / MARKER).write_text(json.dumps({"tool": "genen-sweep", "created": stamp}) + "\n")
 
 
 def run_sweep(cfg: SweepConfig) -> SweepOutcome:
@@ -101,7 +130,7 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
         genen_core.config.ConfigError: A trial's training config is invalid.
     """
     out = Path(cfg.output_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out)
     specs = expand(cfg)
     (out / "sweep.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     pending = [s for s in specs if not is_done(out, s.id)]
@@ -115,6 +144,7 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
         sum(has_failed(out, s.id) for s in pending),
     )
     r = cfg.resources
+    reasons: dict[str, str] = {}  # trial id -> its error, as the driver saw it
     if pending and cfg.local:
         for spec in pending:
             progress.start(spec.id)
@@ -123,17 +153,28 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
                 ok = True
             except Exception as e:  # a failed trial must not end the sweep
                 log.error("trial %s failed: %s", spec.id, e)
-                ok = False
+                reasons[spec.id], ok = f"{type(e).__name__}: {e}", False
             progress.finish(spec.id, ok)
-            collect(out, specs)
+            collect(out, specs, reasons)
     elif pending:
-        _run_tune(cfg, out, specs, pending, progress)
-    table = collect(out, specs)
-    failed = [s.id for s in specs if has_failed(out, s.id)]
+        _run_tune(cfg, out, specs, pending, progress, reasons)
+    table, unreadable = collect(out, specs, reasons)
+    reasons.update(unreadable)
+    done = {s.id for s in specs if is_done(out, s.id) and s.id not in unreadable}
+    failed = {s.id: _why(out, s.id, reasons) for s in specs if s.id not in done}
     log.info("%s; %d result rows in %s", progress.line(), len(table), out / RESULTS)
-    return SweepOutcome(
-        out, len(specs), sum(is_done(out, s.id) for s in specs), failed, out / RESULTS
-    )
+    return SweepOutcome(out, len(specs), len(specs) - len(failed), failed, out / RESULTS)
+
+
+def _why(out: Path, trial_id: str, reasons: dict[str, str]) -> str:
+    """One line: why a trial has no rows (its error.txt's last line, else what we saw)."""
+    if trial_id in reasons:
+        return " ".join(reasons[trial_id].split())
+    try:
+        lines = (trial_dir(out, trial_id) / ERROR).read_text().strip().splitlines()
+        return lines[-1] if lines else "error.txt is empty"
+    except OSError:
+        return "did not finish (no rows.parquet, no error.txt)"
 
 
 def _run_tune(
@@ -142,6 +183,7 @@ def _run_tune(
     specs: list[TrialSpec],
     pending: list[TrialSpec],
     progress: Progress,
+    reasons: dict[str, str],
 ) -> None:
     from ray import tune
 
@@ -155,11 +197,15 @@ def _run_tune(
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             progress.finish(trial.config["spec"]["id"], ok=True)
-            collect(out, specs)
+            collect(out, specs, reasons)
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            progress.finish(trial.config["spec"]["id"], ok=False)
-            collect(out, specs)
+            trial_id = trial.config["spec"]["id"]
+            progress.finish(trial_id, ok=False)
+            error = trial.get_error()
+            if error is not None:
+                reasons[trial_id] = str(error).strip().splitlines()[-1]
+            collect(out, specs, reasons)
 
     resources = {"cpu": r.cpus_per_trial, "gpu": r.gpus_per_trial}
     tuner = tune.Tuner(
@@ -185,15 +231,27 @@ def _run_tune(
     tuner.fit()
 
 
-def collect(out: Path, specs: list[TrialSpec]) -> pd.DataFrame:
-    """Rows of every finished trial of ``specs`` into ``results.parquet``; ``sweep.json``.
+def collect(
+    out: Path, specs: list[TrialSpec], failed: Collection[str] = ()
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rows of every finished trial of ``specs`` into ``results.parquet``; ``sweep.json``
+    (``failed``: trials this invocation saw fail, error.txt or not).
 
     Rows are ordered by trial (in sweep order) and fold, columns with the grid keys
     first, so that the same finished trials give the same file however they were run.
+
+    Returns:
+        The rows, and the trials whose ``rows.parquet`` cannot be read -> why (those
+        trials count as failed; the others are collected).
     """
-    frames = [
-        pd.read_parquet(trial_dir(out, s.id) / "rows.parquet") for s in specs if is_done(out, s.id)
-    ]
+    frames, unreadable = [], {}
+    for s in specs:
+        if is_done(out, s.id):
+            try:
+                frames.append(pd.read_parquet(trial_dir(out, s.id) / ROWS))
+            except Exception as e:  # pyarrow raises several kinds for a damaged file
+                unreadable[s.id] = f"its {ROWS} cannot be read ({type(e).__name__}: {e})"
+                log.error("trial %s: %s", s.id, unreadable[s.id])
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(table):
         first = ["trial", *[k for k in GRID_KEYS if k in table], "fold", "metric"]
@@ -208,9 +266,9 @@ def collect(out: Path, specs: list[TrialSpec]) -> pd.DataFrame:
             {
                 "id": s.id,
                 "status": "done"
-                if is_done(out, s.id)
+                if is_done(out, s.id) and s.id not in unreadable
                 else "failed"
-                if has_failed(out, s.id)
+                if has_failed(out, s.id) or s.id in unreadable or s.id in failed
                 else "pending",
                 **s.keys,
             }
@@ -220,4 +278,4 @@ def collect(out: Path, specs: list[TrialSpec]) -> pd.DataFrame:
     tmp = out / (STATUS + ".partial")
     tmp.write_text(json.dumps(status, indent=2, default=str))
     os.replace(tmp, out / STATUS)
-    return table
+    return table, unreadable

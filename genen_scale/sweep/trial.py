@@ -61,9 +61,17 @@ def run_trial(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.
         Exception: Whatever the run raised; ``error.txt`` then holds the traceback.
     """
     d = trial_dir(sweep_dir, spec.id)
+    if (d / ROWS).is_symlink():
+        raise RuntimeError(f"{d / ROWS} is a link; a trial's rows are a plain file: remove it")
     if (d / ROWS).is_file():
         return pd.read_parquet(d / ROWS)
-    if (d / "run").exists():
+    if (d / "run").exists() or (d / "run").is_symlink():
+        # Only a run this sweep started (its trial.json is written first) is discarded.
+        if not (d / SPEC).is_file() or (d / "run").is_symlink():
+            raise RuntimeError(
+                f"{d / 'run'} was not written by this sweep (no {SPEC} beside it); "
+                "move it away, it is never deleted"
+            )
         log.info("trial %s: discarding the partial run of an earlier attempt", spec.id)
         shutil.rmtree(d / "run")
     d.mkdir(parents=True, exist_ok=True)
