@@ -188,8 +188,13 @@ def read_edge_list(
         columns = _columns(path, rel.columns, cfg)
         table = rel.select(*(duckdb.ColumnExpression(c) for c in columns)).to_arrow_table()
     except duckdb.Error as e:
-        raise IngestError(f"{path}: cannot be read as a {_sep(delim)} edge list: {e}") from e
+        ragged = _ragged_line(path, delim, len(cells))
+        why = ragged or str(e).splitlines()[0]
+        raise IngestError(f"{path}: cannot be read as a {_sep(delim)} edge list: {why}") from e
     offset = 2 if header else 1  # line number of the first data row
+    if table.num_rows == 0:
+        why = _ragged_line(path, delim, len(cells)) or "only a header, or an empty file"
+        raise IngestError(f"{path}: no gene pairs were read ({why})")
     a, b = (table.column(i).combine_chunks() for i in (0, 1))
     blank = pc.or_kleene(_blank(a), _blank(b))
     if pc.any(blank).as_py():
@@ -295,13 +300,27 @@ def _resolve(ids: list[str], id_type: str, idmap: IdMap) -> tuple[Resolution, li
         for k, gene, m in zip(retry, found.genes, found.match, strict=True):
             if m in (Match.EXACT, Match.ALIAS):
                 genes[k], match[k] = gene, m
-    label = types[0] if len(types) == 1 else "mixed"
+    label = types[0] if len(types) == 1 else "mixed" if types else "symbol"
     if label == "mixed":
         log.warning(
             "edge list ids of several types %s: each resolved as the type it looks like",
             dict(sorted(Counter(looks).items())),
         )
     return Resolution(label, genes, match), looks
+
+
+def _ragged_line(path: Path, delim: str, width: int) -> str | None:
+    """``line N: k fields, the first line has w`` for the first such line (error path)."""
+    opener = gzip.open if path.open("rb").read(2) == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, 1):
+                n = len(line.rstrip("\r\n").split(delim))
+                if line.strip() and n != width:
+                    return f"line {number} has {n} field(s), the first line has {width}"
+    except (OSError, EOFError):
+        return None
+    return None
 
 
 def _first_line(path: Path) -> str:

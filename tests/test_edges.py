@@ -393,6 +393,24 @@ def test_mixed_id_types_resolve_each_id_and_invent_no_gene(tmp_path, raw):
 def test_weights_beyond_float32_fail_with_the_row(tmp_path, raw, weight, scale, shown):
     path = write_text(tmp_path / "screen.csv", f"a,b,w\nAAA,BBB,0.5\nBBB,CCC,{weight}\n")
     spec = {"path": str(path), "weight": "w", "weight_scale": scale}
-    with pytest.raises(IngestError, match=rf"screen.csv:3: weight .* = {re.escape(shown)} does not fit"):
+    with pytest.raises(
+        IngestError, match=rf"screen.csv:3: weight .* = {re.escape(shown)} does not fit"
+    ):
         build(tmp_path, raw, {"screen": spec})
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a\tb\nAAA\tBBB\nCCC\n", r"line 3 has 1 field\(s\), the first line has 2"),
+        ("a\tb\nAAA\tBBB\nCCC\tDDD\tEEE\n", r"line 3 has 3 field\(s\), the first line has 2"),
+        ("a,b\n", "no gene pairs were read .only a header"),
+    ],
+)
+def test_ragged_or_header_only_edge_lists_are_one_line(tmp_path, raw, capsys, text, message):
+    path = write_text(tmp_path / "screen.tsv", text)
+    args = ["--out", str(tmp_path / "store"), "--source-dir", str(tmp_path / "raw")]
+    assert main([*args, "--edges", f"screen={path}"]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert re.search(rf"{path}: .*{message}", line), line
