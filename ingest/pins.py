@@ -26,8 +26,12 @@ def write_pins(path: Path, files: dict[str, SourceFile]) -> None:
     """Record the digest of each resolved input in a pin file (see the module docstring)."""
     pins = {k: {"sha256": f.sha256, "file": f.path.name, "url": f.url} for k, f in files.items()}
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(pins, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(pins, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise IngestError(f"write_pins {path} cannot be written ({e}); give a file path") from e
     log.info("wrote the sha256 pins of %d inputs to %s", len(pins), path)
 
 

@@ -201,6 +201,13 @@ class SourcesConfig:
         for key, digest in self.sha256.items():
             if not re.fullmatch(r"[0-9a-fA-F]{64}", str(digest)):
                 raise ValueError(f"sha256.{key}={digest!r} is not a 64-digit hex sha256")
+        if self.write_pins is not None:
+            target = Path(self.write_pins).expanduser()
+            if target.is_dir() or not target.parent.is_dir():
+                raise ValueError(
+                    f"write_pins={self.write_pins!r} must be a file path in an existing "
+                    "folder (it is a folder, or its folder does not exist)"
+                )
         if self.retries < 0:
             raise ValueError(f"retries={self.retries} must be >= 0")
         if self.retry_wait < 0 or self.timeout <= 0:

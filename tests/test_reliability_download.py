@@ -163,3 +163,16 @@ def test_cached_download_that_fails_to_parse_names_refresh(served, tmp_path, cap
     assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 2
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
     assert f"{name} is a cached download" in line and "--refresh fetches it again" in line
+
+
+@pytest.mark.parametrize("where", ["folder", "missing folder"])
+def test_write_pins_to_a_folder_is_one_line_before_any_download(served, tmp_path, capsys, where):
+    target = tmp_path / "pins" if where == "folder" else tmp_path / "absent" / "pins.json"
+    if where == "folder":
+        target.mkdir()
+    args = ["--out", str(tmp_path / "store"), "--mirror", served.url, "--write-pins", str(target)]
+    assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert f"write_pins={str(target)!r} must be a file path" in line
+    assert not served.requests and not list(tmp_path.glob("**/*.tmp"))
+    assert not (tmp_path / "store").exists()
