@@ -21,6 +21,7 @@ from genen_core.provenance import git_revision
 from genen_scale import train
 from genen_scale.report import selection
 from genen_scale.report.cli import ReportConfig, build_report
+from genen_scale.report.cli import main as report_main
 from genen_scale.sweep.cli import main as sweep_main
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.grid import expand
@@ -356,3 +357,37 @@ def test_unfinished_trials_fail_the_sweep_with_their_reason(local_sweep, store, 
     assert sweep_main(args) == 1
     err = capsys.readouterr().err
     assert f"trial {no_dir} did not finish: FileExistsError" in err
+
+
+def test_report_quotes_every_value_of_its_re_export_command(local_sweep, tmp_path):
+    """A trial id of ``x; touch INJ #`` in results.parquet: the printed command, pasted
+    into a shell, runs genen-train and nothing else."""
+    _, outcome, table = local_sweep
+    src = tmp_path / "sweep"
+    shutil.copytree(outcome.output_dir, src, ignore=shutil.ignore_patterns("run", "tune"))
+    hostile = "x; touch INJ #"
+    gnn = (table["model"] == "gcn") & (table["mask_rate"] == 0)
+    table = table.assign(
+        trial=table["trial"].where(~gnn, hostile),
+        run_dir=table["run_dir"].where(~gnn, f"trials/{hostile}/run"),
+    )
+    table.to_parquet(src / "results.parquet")
+    text = build_report(ReportConfig(str(src), tsne_task="toy_binary")).read_text()
+    block = text.split("```bash\n")[1].split("```")[0]
+    subprocess.run(["bash", "-c", "genen-train() { :; }\n" + block], cwd=tmp_path, check=False)
+    assert not (tmp_path / "INJ").exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "no model column"])
+def test_report_on_a_damaged_results_file_is_one_line(local_sweep, tmp_path, capsys, damage):
+    _, _, table = local_sweep
+    (tmp_path / "s").mkdir()
+    if damage == "garbage":
+        (tmp_path / "s" / "results.parquet").write_bytes(b"PAR1 not parquet")
+    else:
+        table.drop(columns=["model"]).to_parquet(tmp_path / "s" / "results.parquet")
+    assert report_main([str(tmp_path / "s")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
+    assert "results.parquet" in line and (
+        "cannot be read as Parquet" in line if damage == "garbage" else "['model']" in line
+    )

@@ -23,6 +23,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from shlex import quote
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ from genen_scale.kinds import SingleLabelClassification
 from genen_scale.predict.trained_run import PredictError
 from genen_scale.report import figures, paired, tables
 from genen_scale.report.run_report import RunReportConfig, build_run_report, is_training_run
-from genen_scale.sweep.config import BASELINE_MODELS
+from genen_scale.sweep.config import BASELINE_MODELS, GRID_KEYS
 from genen_scale.tasks import load_task
 from genen_scale.training.inputs import TrainError
 
@@ -81,7 +82,7 @@ def build_report(cfg: ReportConfig) -> Path:
     res_file = src / "results.parquet"
     if not res_file.is_file():
         raise ConfigError(f"{res_file} does not exist; run genen-sweep with --output_dir {src}")
-    results = pd.read_parquet(res_file)
+    results = _read_results(res_file)
     if results.empty:
         raise ConfigError(f"{res_file} has no rows yet: no trial of the sweep has finished")
     try:
@@ -221,6 +222,21 @@ def _provenance(results: pd.DataFrame, status: dict | None) -> str:
     return " ".join(lines) + "\n"
 
 
+def _read_results(res_file: Path) -> pd.DataFrame:
+    """``results.parquet``, or one ConfigError line saying why it cannot be reported."""
+    try:
+        results = pd.read_parquet(res_file)
+    except Exception as e:  # pyarrow raises several kinds for a damaged file
+        raise ConfigError(
+            f"{res_file} cannot be read as Parquet ({type(e).__name__}: {e}); genen-sweep "
+            "rewrites it from the trials' rows when it is re-run"
+        ) from None
+    missing = [c for c in ("trial", *GRID_KEYS, "fold", "metric") if c not in results]
+    if missing:
+        raise ConfigError(f"{res_file} is not a sweep's results: it has no column {missing}")
+    return results
+
+
 def _tsne(cfg: ReportConfig, results: pd.DataFrame, src: Path, fig_dir: Path, link) -> str:
     ref = tables.reference(results)
     rows = ref[
@@ -238,13 +254,15 @@ def _tsne(cfg: ReportConfig, results: pd.DataFrame, src: Path, fig_dir: Path, li
     )
     if emb_file is None:
         # A sweep kept in git (docs/reproduction-results) has rows but no run directories.
-        trial, config = run_dir.parent, f"/tmp/{row['trial']}.yaml"
+        # Every value comes from results.parquet: quoted, the command runs nothing else.
+        trial, config = quote(str(run_dir.parent)), quote(f"/tmp/{row['trial']}.yaml")
         extract = "import json, sys; print(json.dumps(json.load(sys.stdin)['train']))"
         return (
             f"Trial {row['trial']} exported no embeddings ({run_dir}). To export them, "
             "re-run the trial's training config into that directory:\n\n```bash\n"
             f'python -c "{extract}" < {trial}/trial.json > {config}\n'
-            f"genen-train --config {config} --output_dir {trial} --run_name {run_dir.name}\n```\n"
+            f"genen-train --config {config} --output_dir {trial} --run_name "
+            f"{quote(run_dir.name)}\n```\n"
         )
     store = GraphStore.open(row["store"])
     task = load_task(store, cfg.tsne_task)
