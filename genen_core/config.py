@@ -242,10 +242,6 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def _asdict_shallow(cfg: Any) -> dict:
-    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.init}
-
-
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
     """Defaults of ``cls``, then the file at ``path``, then ``--key value`` overrides."""
     data: dict = {}

@@ -50,10 +50,6 @@ class StackedGCN(nn.Module):
         self.weights = nn.ParameterList(nn.Parameter(w) for w in weights)
         self.biases = nn.ParameterList(nn.Parameter(b) for b in biases)
 
-    @property
-    def num_models(self) -> int:
-        return self.weights[0].shape[0]
-
     @classmethod
     def from_models(cls, models: list[GenenGNN]) -> StackedGCN:
         """Stack the weights of ``models`` (all of one config)."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import scaling  # noqa: E402
@@ -40,7 +38,6 @@ def test_a_missing_sweep_is_skipped_with_a_reason(monkeypatch):
 
 
 def test_table_and_plot(tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
     monkeypatch.setattr(scaling_report, "RESULTS", tmp_path)
     rec = {
         "worker": "DuckDB threads",

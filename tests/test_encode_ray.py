@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import ray
 from encode_helpers import TINY_MAX_LENGTH, save_tiny_bert, texts_of, tiny_cfg
 
 from genen_scale.encode import TextEncoder, encode_store
 from genen_scale.encode.batching import plan_shards
 from genen_scale.encode.pool import LocalRunner, RayEncoderPool
-
-ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")

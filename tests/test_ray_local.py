@@ -5,11 +5,9 @@ from __future__ import annotations
 import ipaddress
 import threading
 
+import psutil
 import pytest
-
-ray = pytest.importorskip("ray")
-psutil = pytest.importorskip("psutil")
-
+import ray
 from train_helpers import small_config, train_store  # noqa: E402
 
 from genen_scale.encode.stage import _Runner  # noqa: E402
