@@ -391,3 +391,11 @@ def test_report_on_a_damaged_results_file_is_one_line(local_sweep, tmp_path, cap
     assert "results.parquet" in line and (
         "cannot be read as Parquet" in line if damage == "garbage" else "['model']" in line
     )
+
+
+def test_grid_graphs_take_what_data_graph_takes(tmp_path, store):
+    extra = '[[grid]]\ntasks = ["toy_binary"]\ngraphs = ["ppi+gene_go"]\nmodels = ["gcn"]\n'
+    (spec,) = [s for s in expand(sweep_config(tmp_path, store, extra)) if "+" in s.keys["graph"]]
+    assert spec.train["data"]["graph"] == "ppi+gene_go"
+    with pytest.raises(ConfigError, match="grid.graphs: graph 'ppi\\+../x'"):
+        sweep_config(tmp_path, store, '[[grid]]\ngraphs = ["ppi+../x"]\n')

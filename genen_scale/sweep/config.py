@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from genen_core.config import ConfigError
-from genen_core.store import VARIANTS
+from genen_core.store import parse_graph_spec
 from genen_scale.leakage import check_go_filter
 
 GNN_MODELS = ("gcn", "gat")
@@ -88,7 +88,8 @@ class GridConfig:
     tasks: list[str] = field(default_factory=lambda: ["solubility"])
     """Task names in the store (or label-file paths)."""
     graphs: list[str] = field(default_factory=lambda: ["go_ppi"])
-    """Graph variants: ``ppi``, ``go``, ``go_ppi``."""
+    """Graphs, as ``data.graph`` takes them: the variants ``ppi``, ``go``, ``go_ppi``, a
+    relation of the store (``huri``) or several joined by ``+`` (``ppi+huri``)."""
     models: list[Literal["gcn", "gat", "logreg", "mlp"]] = field(
         default_factory=lambda: ["gcn", "logreg"]
     )
@@ -108,9 +109,11 @@ class GridConfig:
         for name in ("tasks", "graphs", "models", "mask_rates", "seeds", "protocols", "leakage"):
             if not getattr(self, name):
                 raise ValueError(f"grid.{name} is empty: give at least one value")
-        bad = [g for g in self.graphs if g not in VARIANTS]
-        if bad:
-            raise ValueError(f"grid.graphs has {bad}; graph variants are {sorted(VARIANTS)}")
+        for g in self.graphs:  # what --data.graph takes: a variant, a relation, or a+b
+            try:
+                parse_graph_spec(g)
+            except ValueError as e:
+                raise ValueError(f"grid.graphs: {e}") from None
         bad = [m for m in self.mask_rates if not 0.0 <= m < 1.0]
         if bad:
             raise ValueError(f"grid.mask_rates has {bad}, outside [0, 1)")

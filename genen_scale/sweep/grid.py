@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from genen_core.config import from_mapping, to_dict
-from genen_core.store import VARIANTS
+from genen_core.store import VARIANTS, parse_graph_spec
 from genen_scale.sweep.config import (
     BASELINE_MODELS,
     GRID_KEYS,
@@ -135,11 +135,16 @@ def expand(cfg: SweepConfig) -> list[TrialSpec]:
     return list(trials.values())
 
 
+def _relations(graph: str) -> set[str]:
+    """The stored relations a graph spec joins (``ppi+go`` -> ppi, gene_go, go_go)."""
+    return {r for part in parse_graph_spec(graph) for r in VARIANTS.get(part, (part,))}
+
+
 def _trial(cfg: SweepConfig, base: dict, keys: dict, option_keys: list[str]) -> TrialSpec:
     baseline = keys["model"] in BASELINE_MODELS
     if baseline:
         keys = {**keys, "graph": NO_GRAPH, "leakage": NO_LEAKAGE_FILTER}
-    elif "gene_go" not in VARIANTS[keys["graph"]]:  # no GO terms to filter
+    elif "gene_go" not in _relations(keys["graph"]):  # no GO terms to filter
         keys = {**keys, "leakage": NO_LEAKAGE_FILTER}
     data: dict[str, Any] = {"task": keys["task"], "mask_fraction": float(keys["mask_rate"])}
     model: dict[str, Any] = {}
