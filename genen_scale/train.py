@@ -2,8 +2,12 @@
 
 Usage::
 
-    python -m genen_scale.train [--config FILE] [--preset gcn|gat] [--predict true]
-                                [--section.key value ...]
+    python -m genen_scale.train [--config FILE] [--preset gcn|gat|paper_recipe]
+                                [--predict true] [--section.key value ...]
+
+``--preset paper_recipe`` trains the run's task and model as the authors' notebooks did
+(epochs, learning rate and schedule, depth, width; ``genen_scale/paper_recipe.py``,
+``docs/paper-recipe.md``); ``--eval.protocol paper`` adds their splits.
 
 Without ``--data.store`` it trains on the embedded demo dataset (generated, ingested and
 encoded on first use). ``--scaling.num_workers N`` trains on N Ray Train workers: on the
@@ -26,6 +30,8 @@ from genen_core.config import ConfigError
 from genen_core.store import StoreError
 from genen_scale.demo import demo_overrides, demo_store
 from genen_scale.models import PRESETS
+from genen_scale.paper_recipe import PRESET as PAPER_RECIPE
+from genen_scale.paper_recipe import train_options
 from genen_scale.predict.cli import predict
 from genen_scale.predict.trained_run import PredictError
 from genen_scale.training.config import TrainConfig
@@ -44,6 +50,16 @@ def parse_args(argv: list[str]) -> TrainConfig:
     them, for keys nobody set.
     """
     presets = {name: {"model": dataclasses.asdict(m)} for name, m in PRESETS.items()}
+    presets[PAPER_RECIPE] = {}  # listed among the presets; filled below when chosen
+    if pop_option(list(argv), "--preset") == PAPER_RECIPE:
+        # The recipe depends on the task and model the rest of the command line chose.
+        rest = list(argv)
+        pop_option(rest, "--preset")
+        chosen = parse_command_line(TrainConfig, rest, presets=presets, below=demo_overrides)
+        try:
+            presets[PAPER_RECIPE] = train_options(chosen.data.task, chosen.model.arch)
+        except ValueError as e:
+            raise ConfigError(f"--preset {PAPER_RECIPE}: {e}") from None
     return parse_command_line(TrainConfig, argv, presets=presets, below=demo_overrides)
 
 

@@ -102,11 +102,26 @@ class GridConfig:
     """Evaluation protocols (``eval.protocol``)."""
     leakage: list[str] = field(default_factory=lambda: [NO_LEAKAGE_FILTER])
     """Names of ``[[leakage]]`` filters; ``none`` keeps every GO term."""
+    recipes: list[Literal["ours", "paper"]] = field(default_factory=lambda: ["ours"])
+    """Training recipes of the GNN trials: ``ours`` (the ``[train]`` options) or
+    ``paper``, the authors' recipe of each trial's task and model on top of them
+    (:mod:`genen_scale.paper_recipe`). A grid that lists ``paper`` gives its trials, and
+    their rows, a ``recipe`` key (baselines: ``none``)."""
     options: dict[str, Any] = field(default_factory=dict)
-    """Extra axes over any training option: dotted key -> list of values."""
+    """Extra axes over any training option: dotted key -> list of values (applied after
+    the recipe, so an axis can vary one of its values)."""
 
     def __post_init__(self) -> None:
-        for name in ("tasks", "graphs", "models", "mask_rates", "seeds", "protocols", "leakage"):
+        for name in (
+            "tasks",
+            "graphs",
+            "models",
+            "mask_rates",
+            "seeds",
+            "protocols",
+            "leakage",
+            "recipes",
+        ):
             if not getattr(self, name):
                 raise ValueError(f"grid.{name} is empty: give at least one value")
         for g in self.graphs:  # what --data.graph takes: a variant, a relation, or a+b
@@ -206,6 +221,7 @@ class SweepConfig:
                     f"(have {names or 'none'})"
                 )
         keys = set(GRID_KEYS) | {k for g in self.grid for k in g.options}
+        keys |= {"recipe"} if any(g.recipes != ["ours"] for g in self.grid) else set()
         for o in self.override:
             bad = sorted(set(o.when) - keys)
             if bad:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genen_core.config import from_mapping, to_dict
+from genen_core.config import ConfigError, from_mapping, to_dict
 from genen_core.store import VARIANTS, parse_graph_spec
+from genen_scale.paper_recipe import train_options
 from genen_scale.sweep.config import (
     BASELINE_MODELS,
     GRID_KEYS,
@@ -117,7 +118,9 @@ def expand(cfg: SweepConfig) -> list[TrialSpec]:
         base = _merge(base, {"data": {"store": str(Path(store).expanduser().resolve())}})
     trials: dict[str, TrialSpec] = {}
     for grid in cfg.grid:
-        option_keys = list(grid.options)
+        # The recipe is a key only where a grid asks for the authors' one: rows of other
+        # grids keep their columns.
+        option_keys = (["recipe"] if grid.recipes != ["ours"] else []) + list(grid.options)
         axes = [
             grid.tasks,
             grid.graphs,
@@ -126,7 +129,8 @@ def expand(cfg: SweepConfig) -> list[TrialSpec]:
             grid.seeds,
             grid.protocols,
             grid.leakage,
-            *(grid.options[k] for k in option_keys),
+            *([grid.recipes] if option_keys[:1] == ["recipe"] else []),
+            *(grid.options[k] for k in option_keys if k != "recipe"),
         ]
         for values in itertools.product(*axes):
             keys = dict(zip(GRID_KEYS + tuple(option_keys), values, strict=True))
@@ -144,6 +148,8 @@ def _trial(cfg: SweepConfig, base: dict, keys: dict, option_keys: list[str]) -> 
     baseline = keys["model"] in BASELINE_MODELS
     if baseline:
         keys = {**keys, "graph": NO_GRAPH, "leakage": NO_LEAKAGE_FILTER}
+        if "recipe" in keys:
+            keys["recipe"] = NO_GRAPH  # no recipe: the baselines train no GNN
     elif "gene_go" not in _relations(keys["graph"]):  # no GO terms to filter
         keys = {**keys, "leakage": NO_LEAKAGE_FILTER}
     data: dict[str, Any] = {"task": keys["task"], "mask_fraction": float(keys["mask_rate"])}
@@ -166,8 +172,14 @@ def _trial(cfg: SweepConfig, base: dict, keys: dict, option_keys: list[str]) -> 
             "seed": int(keys["seed"]),
         },
     )
+    if keys.get("recipe") == "paper":
+        try:
+            train = _merge(train, train_options(keys["task"], keys["model"]))
+        except ValueError as e:
+            raise ConfigError(f"grid recipes: {e}") from None
     for k in option_keys:
-        train = _merge(train, _nested(k, keys[k]))
+        if k != "recipe":
+            train = _merge(train, _nested(k, keys[k]))
     for o in cfg.override:
         if _matches(o.when, keys):
             train = _merge(train, o.train)
