@@ -74,7 +74,10 @@ class IngestConfig:
 
     def __post_init__(self) -> None:
         if not self.out:
-            raise ValueError("out is not set; pass --out STORE_DIR (the store to create)")
+            raise ValueError(
+                "out is not set; pass --out STORE_DIR (the store to create; on the command "
+                "line null and ~ unset an option, so a folder of that name is ./null)"
+            )
         if not 0 <= self.min_score <= 1000:
             raise ValueError(f"min_score={self.min_score} must be within 0..1000")
         unknown = [r for r in self.go_relations if r not in EDGE_TYPES or r in ("ppi", "gene_go")]

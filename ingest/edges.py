@@ -121,7 +121,7 @@ def edge_configs(value: dict) -> dict[str, EdgeListConfig]:
 
 def lift_edge_flags(argv: list[str]) -> list[str]:
     """``--edges NAME=PATH`` (repeatable) -> ``--edges.NAME.path PATH`` for the loader."""
-    out, i = [], 0
+    out, i, seen = [], 0, {}
     while i < len(argv):
         arg = argv[i]
         if arg == "--edges" and i + 1 < len(argv) or arg.startswith("--edges="):
@@ -130,6 +130,18 @@ def lift_edge_flags(argv: list[str]) -> list[str]:
             name, eq, path = value.partition("=")
             if not eq or not name or not path:
                 raise ValueError(f"--edges {value!r}: write --edges NAME=PATH")
+            if not RELATION_NAME.fullmatch(name):
+                raise ValueError(
+                    f"--edges {value!r}: the name {name!r} is invalid; it names the relation "
+                    "in the store and in --data.graph, so use lower-case letters, digits and "
+                    "_, starting with a letter"
+                )
+            if name in seen:
+                raise ValueError(
+                    f"--edges {name} is given twice ({seen[name]!r} and {path!r}); give "
+                    "each edge list its own name"
+                )
+            seen[name] = path
             out += [f"--edges.{name}.path", path]
             continue
         out.append(arg)

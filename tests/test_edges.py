@@ -414,3 +414,21 @@ def test_ragged_or_header_only_edge_lists_are_one_line(tmp_path, raw, capsys, te
     assert main([*args, "--edges", f"screen={path}"]) == 2
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
     assert re.search(rf"{path}: .*{message}", line), line
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--edges", "mine=a.tsv", "--edges", "mine=b.tsv"], "--edges mine is given twice"),
+        (["--edges", "../x=a.tsv"], "the name '../x' is invalid; it names the relation"),
+        (["--edges=Big=a.tsv"], "the name 'Big' is invalid"),
+    ],
+)
+def test_edges_flags_refuse_duplicate_and_invalid_names(argv, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        lift_edge_flags(argv)
+
+
+def test_out_null_says_how_to_name_a_folder_null(tmp_path, capsys):
+    assert main(["--out", "null", "--source-dir", str(tmp_path)]) == 2
+    assert "a folder of that name is ./null" in capsys.readouterr().err
