@@ -240,14 +240,15 @@ def full_batch_part(ctx: Context, args: argparse.Namespace) -> Part:
 
 
 def _train_args(ctx: Context, run_name: str, *extra: str) -> list[str]:
-    quick = ["--model.hidden", str(ctx.sizes.hidden)] if ctx.sizes.hidden != 256 else []
+    # The presets' width unless the sizes say otherwise (--quick).
+    width = ["--model.hidden", str(ctx.sizes.hidden)] if ctx.sizes.hidden != 256 else []
     return [
         "--scaling.num_workers", "0", "--scaling.threads_per_worker", str(ctx.threads),
         "--scaling.use_gpu", "true" if ctx.device == "cuda" else "false",
         "--data.store", str(ctx.store), "--data.features", ctx.features,
         "--data.graph", "go_ppi", "--data.task", ctx.task, "--data.full_batch", "true",
         "--eval.baselines", "[]", "--output_dir", str(ctx.work / "runs"), "--run_name", run_name,
-        *quick, *extra,
+        *width, *extra,
     ]  # fmt: skip
 
 
@@ -258,9 +259,9 @@ def stacked_part(ctx: Context, args: argparse.Namespace) -> Part:
     e = str(ctx.sizes.stack_epochs)
     walls, infos = {}, {}
     for stack in ("false", "true"):
-        args = _train_args(ctx, f"stack-{stack}", "--optim.epochs", e, "--optim.patience", e,
-                           "--scaling.stack_folds", stack)  # fmt: skip
-        walls[stack], infos[stack] = bench_train.run_wall(args)
+        overrides = _train_args(ctx, f"stack-{stack}", "--optim.epochs", e,
+                                "--optim.patience", e, "--scaling.stack_folds", stack)  # fmt: skip
+        walls[stack], infos[stack] = bench_train.run_wall(overrides)
     ratio = walls["false"] / walls["true"]
     part.record = {
         "folds": 5, "epochs": ctx.sizes.stack_epochs, "one_by_one_s": walls["false"],
