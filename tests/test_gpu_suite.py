@@ -33,7 +33,7 @@ def test_targets_are_met_by_the_measurement_only_where_judged():
     assert Target("stacked >= 2x", 2.0, None).met is None  # not measured
 
 
-@pytest.mark.slow  # 20-35 s on the shared 2-core machine: imports, a tiny store, 12 short runs
+@pytest.mark.slow  # 20-60 s on the shared 2-core machine: imports, a tiny store, 12 short runs
 def test_quick_suite_runs_every_part_on_the_cpu(tmp_path):
     out = tmp_path / "gpu.json"
     p = _suite(tmp_path, "--quick", "--json", str(out), "--work", str(tmp_path / "work"))
