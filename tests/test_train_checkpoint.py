@@ -44,9 +44,30 @@ def test_planted_checkpoint_is_refused_and_never_run(store, tmp_path):
     target.unlink()
     with open(ckpt / STATE_TENSORS, "wb") as f:
         pickle.dump({"model": Payload(target)}, f)
-    with pytest.raises(TrainError, match="not one this tool wrote"):
+    with pytest.raises(TrainError, match="not one this tool wrote") as err:
         run(small_config(store, tmp_path, "--run_name", "r", "--resume", *ONE_FOLD))
     assert not target.exists()
+    # It says what the file holds, never torch's advice to load it unsafely.
+    assert "holds pickled objects other than tensors" in str(err.value)
+    assert "weights_only=False" not in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("damaged", "data", "message"),
+    [
+        ("checkpoint/run_state.json", b"\x00garbage{", "not one this tool wrote"),
+        ("checkpoint/run_state.json", b'{"format": 1}', "not one this tool wrote.*KeyError"),
+        ("folds/fold0.json", b"\x00garbage{", "finished fold 0 .* cannot be read"),
+        ("folds/fold0.json", b'{"fold": 0}', "finished fold 0 .* cannot be read"),
+        ("folds/predictions_fold0.parquet", b"PAR1", "finished fold 0 .* cannot be read"),
+    ],
+)
+def test_resume_with_damaged_files_is_one_line(store, tmp_path, damaged, data, message):
+    run_dir, _ = run(small_config(store, tmp_path, "--run_name", "r", *ONE_FOLD))
+    (run_dir / damaged).write_bytes(data)
+    with pytest.raises(TrainError, match=message) as err:
+        run(small_config(store, tmp_path, "--run_name", "r", "--resume", *ONE_FOLD))
+    assert "\n" not in str(err.value)
 
 
 def test_resume_picks_only_runs_this_tool_wrote(store, tmp_path):

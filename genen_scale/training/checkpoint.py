@@ -101,23 +101,31 @@ def load_state(directory: Path) -> dict | None:
         if doc.get("format") != FORMAT:
             raise ValueError(f"format {doc.get('format')!r}, expected {FORMAT}")
         tensors = torch.load(tensor_path, weights_only=True, map_location="cpu")
-    except (OSError, ValueError, pickle.UnpicklingError, RuntimeError) as e:
+        best = tensors.get("best_states", [None] * len(doc["folds"]))
+        return {
+            "folds": doc["folds"],
+            "stacked": doc["stacked"],
+            "done": doc["done"],
+            "fold_states": [
+                FoldState(**m, best_state=b) for m, b in zip(doc["fold_states"], best, strict=True)
+            ],
+            "model": tensors.get("model"),
+            "optim": tensors.get("optim"),
+            "sched": tensors.get("sched"),
+        }
+    except pickle.UnpicklingError:
+        # Not torch's advice to load it with weights_only=False: that would run its code.
         raise TrainError(
-            f"checkpoint {directory} is not one this tool wrote and is not loaded ({e}); "
+            f"checkpoint {directory} is not one this tool wrote and is not loaded: "
+            f"{STATE_TENSORS} holds pickled objects other than tensors (code can hide "
+            "there); remove it, or start a new run without --resume"
+        ) from None
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as e:
+        raise TrainError(
+            f"checkpoint {directory} is not one this tool wrote and is not loaded "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
             "remove it, or start a new run without --resume"
         ) from None
-    best = tensors.get("best_states", [None] * len(doc["folds"]))
-    return {
-        "folds": doc["folds"],
-        "stacked": doc["stacked"],
-        "done": doc["done"],
-        "fold_states": [
-            FoldState(**m, best_state=b) for m, b in zip(doc["fold_states"], best, strict=True)
-        ],
-        "model": tensors.get("model"),
-        "optim": tensors.get("optim"),
-        "sched": tensors.get("sched"),
-    }
 
 
 def save_fold(run_dir: Path, out: FoldOutputs) -> None:
@@ -151,14 +159,25 @@ def load_fold(run_dir: Path, fold: int) -> FoldResult | None:
 
 
 def verify_checkpoints(run_dir: Path) -> None:
-    """Load every checkpoint of a run about to resume, on the driver, so that one this tool
-    did not write fails in one line before any worker starts (workers load with
-    ``weights_only=True`` again).
+    """Load every checkpoint and finished fold of a run about to resume, on the driver, so
+    that one this tool did not write, or a damaged one, fails in one line before any
+    worker starts (workers load with ``weights_only=True`` again).
 
     Raises:
-        TrainError: A checkpoint is not one this tool wrote.
+        TrainError: A checkpoint is not one this tool wrote, or a finished fold's files
+            cannot be read.
     """
     dirs = {p.parent for p in run_dir.glob(f"**/{STATE_TENSORS}")}
     dirs |= {p.parent for p in run_dir.glob(f"**/{STATE_JSON}")}
     for d in sorted(dirs):
         load_state(d)
+    for meta in sorted((run_dir / "folds").glob("fold*.json")):
+        fold = meta.stem.removeprefix("fold")
+        try:
+            load_fold(run_dir, int(fold))
+        except Exception as e:  # json, pyarrow and dataclass errors alike: not ours
+            raise TrainError(
+                f"finished fold {fold} of {run_dir} cannot be read ({type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''}); remove folds/fold{fold}.json "
+                "to train that fold again, or start a new run without --resume"
+            ) from None
