@@ -106,7 +106,7 @@ def test_run_directory_command_writes_table_and_figure(planted, tmp_path, capsys
     )
     run_dir, _ = run(cfg)
     np.save(run_dir / "embeddings.npy", emb)
-    args = [str(run_dir), "--clusters", str(GROUPS), "--projection", "pca"]
+    args = [str(run_dir), "--clusters", str(GROUPS), "--projection", "pca", "--points", "100"]
     assert main(args) == 0
     text = (run_dir / "enrichment.md").read_text()
     refined, text_part = text.split("## text")

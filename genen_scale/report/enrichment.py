@@ -61,6 +61,9 @@ class EnrichmentConfig:
     """Largest adjusted p (q) listed."""
     projection: Literal["tsne", "pca"] = "tsne"
     """2-D map of the figure (``pca`` is faster)."""
+    points: int = 3000
+    """At most this many genes (a seeded sample) drawn in the figure; clusters and
+    tests use every gene."""
     seed: int = 0
     """Seed of k-means and of the map."""
     output: str | None = None
@@ -74,8 +77,10 @@ class EnrichmentConfig:
             )
         if self.namespace not in GO_NAMESPACES:
             raise ValueError(f"namespace={self.namespace!r}: use one of {list(GO_NAMESPACES)}")
-        if self.clusters < 2 or self.top < 1 or self.min_term_genes < 1:
-            raise ValueError("clusters must be at least 2, top and min_term_genes at least 1")
+        if self.clusters < 2 or min(self.top, self.min_term_genes, self.points) < 1:
+            raise ValueError(
+                "clusters must be at least 2, and top, min_term_genes and points at least 1"
+            )
         if not 0 < self.alpha <= 1:
             raise ValueError(f"alpha={self.alpha} must lie in (0, 1]")
 
@@ -194,14 +199,17 @@ def enrichment_figure(
     matplotlib.use("Agg")  # files only
     import matplotlib.pyplot as plt
 
+    n = len(next(iter(spaces.values())))
+    rng = np.random.default_rng(cfg.seed)
+    pick = np.sort(rng.choice(n, size=min(cfg.points, n), replace=False))
     fig, axes = plt.subplots(1, len(spaces), figsize=(6.5 * len(spaces), 5.5))
     for ax, (name, x) in zip(np.atleast_1d(axes), spaces.items(), strict=True):
         res = results[name]
-        xy = _project(x, cfg.projection, cfg.seed)
+        xy = _project(x[pick], cfg.projection, cfg.seed)
         for c in range(cfg.clusters):
             top = res.top(c, 1, cfg.alpha)
             label = f"{c}: {top[0].name[:40]}" if top else f"{c}: none"
-            sel = res.clusters == c
+            sel = res.clusters[pick] == c
             ax.scatter(xy[sel, 0], xy[sel, 1], s=5, alpha=0.7, label=label)
         ax.set_title(f"{name}: {res.enriched_clusters(cfg.alpha)}/{cfg.clusters} clusters enriched")
         ax.set_xticks([])
