@@ -106,7 +106,13 @@ def sync_store(uri: str, cache_dir: str | os.PathLike = DEFAULT_CACHE) -> SyncRe
     log.info("store %s: listing it (waits for the network and credentials it needs)", uri)
     files, fingerprint = _listing(fs, root, uri)
     cache = Path(cache_dir).expanduser()
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file where the folder should be, or no permission
+        raise StoreError(
+            f"store cache {cache} cannot be used as a folder ({e.strerror}); point "
+            "data.store_cache at a folder on local disk"
+        ) from None
     key = hashlib.sha256(uri.encode()).hexdigest()[:16]
     slot = cache / key
     with FileLock(str(cache / f"{key}.lock")):

@@ -91,7 +91,8 @@ def load_features(store: GraphStore, name: str, masked: np.ndarray) -> torch.Ten
     """The feature matrix as float32 with the rows of ``masked`` zeroed.
 
     Raises:
-        TrainError: The store has no features of that name (run ``genen-encode``).
+        TrainError: The store has no features of that name (run ``genen-encode``), or
+            they hold NaN or infinite values.
     """
     try:
         feats = store.features(name)
@@ -99,6 +100,14 @@ def load_features(store: GraphStore, name: str, masked: np.ndarray) -> torch.Ten
         raise TrainError(str(e)) from None
     # A copy: the memory map is read-only and the masked rows are zeroed in place.
     x = torch.from_numpy(np.array(feats, dtype=np.float32))
+    bad = ~torch.isfinite(x)
+    if bad.any():  # checked before training: sklearn would only fail once it has ended
+        row, col = (int(i) for i in bad.nonzero()[0])
+        raise TrainError(
+            f"features {name!r} of {store.path}: {int(bad.any(dim=1).sum())} row(s) hold NaN "
+            f"or infinite values, first row {row} (node {store.nodes.column('key')[row]}) "
+            f"column {col}: {x[row, col].item()}; re-encode them with genen-encode"
+        )
     x[torch.from_numpy(masked)] = 0.0
     return x
 
