@@ -399,3 +399,14 @@ def test_grid_graphs_take_what_data_graph_takes(tmp_path, store):
     assert spec.train["data"]["graph"] == "ppi+gene_go"
     with pytest.raises(ConfigError, match="grid.graphs: graph 'ppi\\+../x'"):
         sweep_config(tmp_path, store, '[[grid]]\ngraphs = ["ppi+../x"]\n')
+
+
+def test_a_sweep_above_max_trials_needs_yes(tmp_path, store):
+    seeds = ", ".join(str(i) for i in range(2500))
+    big = f'[[grid]]\ntasks = ["toy_binary"]\nmodels = ["gcn"]\nseeds = [{seeds}]\n'
+    with pytest.raises(
+        ConfigError, match="2504 grid points, more than max_trials=2000; pass --yes"
+    ):
+        sweep_config(tmp_path, store, big)
+    assert sweep_config(tmp_path, store, big, "--yes").size() == 2504
+    assert sweep_config(tmp_path, store, big, "--max_trials", "3000").size() == 2504

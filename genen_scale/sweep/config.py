@@ -30,7 +30,8 @@ Trials that several grids produce are run once (same config hash).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from genen_core.config import ConfigError
@@ -208,8 +209,19 @@ class SweepConfig:
     the terminal shows the sweep's progress and failures (tracebacks in each trial's
     ``error.txt``), and trials run faster: forwarding measured 10% of a 2-core machine's
     throughput (``benchmarks/bench_sweep.py --log-to-driver``)."""
+    max_trials: int = 2000
+    """A sweep of more grid points than this runs only with ``yes``: every point is
+    expanded and checked in memory before the first trial starts, which for a grid typed
+    one axis too long takes minutes and gigabytes."""
+    yes: bool = False
+    """Run a sweep larger than ``max_trials`` (``--yes``)."""
 
     def __post_init__(self) -> None:
+        if self.size() > self.max_trials and not self.yes:
+            raise ValueError(
+                f"the sweep has {self.size()} grid points, more than max_trials="
+                f"{self.max_trials}; pass --yes to run it, or shorten an axis"
+            )
         names = [f.name for f in self.leakage]
         if len(set(names)) != len(names):
             raise ValueError(f"leakage filters have duplicate names: {names}")
@@ -228,6 +240,15 @@ class SweepConfig:
                 raise ConfigError(
                     f"override.when has {bad}, which are not grid keys {sorted(keys)}"
                 )
+
+    def size(self) -> int:
+        """Grid points of the sweep: the product of each grid's axes, summed (baselines
+        that share a config are merged later, so trials can be fewer)."""
+        total = 0
+        for g in self.grid:
+            axes = [v for f in fields(g) if isinstance(v := getattr(g, f.name), list)]
+            total += math.prod(len(a) for a in [*axes, *g.options.values()])
+        return total
 
     def leakage_filter(self, name: str) -> LeakageConfig | None:
         """The named filter; None for ``none``."""

@@ -131,6 +131,7 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
     """
     out = Path(cfg.output_dir).expanduser().resolve()
     claim_output_dir(out)
+    log.info("sweep %s: expanding %d grid points", out, cfg.size())
     specs = expand(cfg)
     (out / "sweep.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     pending = [s for s in specs if not is_done(out, s.id)]
