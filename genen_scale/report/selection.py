@@ -260,6 +260,9 @@ class SelectionReportConfig:
     """Markdown file of the generated tables (the hand-written text cites it)."""
     figures_dir: str = "docs/figures"
     """Where the validation-curve figure goes."""
+    default_run: str | None = None
+    """A ``genen-train`` run of dosage sensitivity with the default preset (its
+    ``metrics.parquet``): its GCN beside its logreg, paired by fold."""
     curves: list[str] = field(
         default_factory=lambda: ["bivalent_vs_lys4:gcn:0", "dosage_sensitivity:gcn:0"]
     )
@@ -313,6 +316,12 @@ def build(cfg: SelectionReportConfig) -> Path:
         versus(new, "dosage_sensitivity", "gcn", "logreg", "f1") + "\n",
         versus(new, "dosage_sensitivity", "gcn", "logreg", "auc") + "\n",
     ]
+    if cfg.default_run:
+        run = pd.read_parquet(Path(cfg.default_run) / "metrics.parquet")
+        parts += [
+            f"With the default preset (`genen-train`, run `{Path(cfg.default_run).name}`):\n",
+            *(versus(run, "dosage_sensitivity", "gcn", "logreg", c) + "\n" for c in ("f1", "auc")),
+        ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(parts))
     return out
