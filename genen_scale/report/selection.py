@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from genen_core.command_line import asks_for_help, help_text, parse_command_line  # noqa: E402
+from genen_core.command_line import run_entry_point  # noqa: E402
 from genen_core.config import ConfigError  # noqa: E402
 from genen_scale.report.paired import fmt_diff, paired_diff  # noqa: E402
 from genen_scale.report.published import TASK_TITLES  # noqa: E402
@@ -328,23 +327,14 @@ def build(cfg: SelectionReportConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    return run_entry_point(
+        "genen_scale.report.selection",
+        SelectionReportConfig,
+        __doc__,
+        argv,
+        ("new_dir", "old_dir"),
+        lambda cfg: f"tables: {build(cfg)}",
     )
-    args = list(sys.argv[1:] if argv is None else argv)
-    if asks_for_help(args):
-        print(help_text(SelectionReportConfig, __doc__))
-        return 0
-    positional = [a for a in args[:2] if not a.startswith("--")]
-    try:
-        keys = ["--new_dir", "--old_dir"]
-        head = [x for pair in zip(keys, positional, strict=False) for x in pair]
-        cfg = parse_command_line(SelectionReportConfig, [*head, *args[len(positional) :]])
-        print(f"tables: {build(cfg)}")
-        return 0
-    except ConfigError as e:
-        print(f"genen_scale.report.selection: error: {e}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":
