@@ -257,12 +257,16 @@ def _tsne(cfg: ReportConfig, results: pd.DataFrame, src: Path, fig_dir: Path, li
         # Every value comes from results.parquet: quoted, the command runs nothing else.
         trial, config = quote(str(run_dir.parent)), quote(f"/tmp/{row['trial']}.yaml")
         extract = "import json, sys; print(json.dumps(json.load(sys.stdin)['train']))"
+        # Rows from before optim.select existed kept the best validation metric; the
+        # trial's config does not say so, and today's default would keep another epoch.
+        rule = row.get("selection")
+        pin = " --optim.select val_metric" if rule is None or pd.isna(rule) else ""
         return (
             f"Trial {row['trial']} exported no embeddings ({run_dir}). To export them, "
             "re-run the trial's training config into that directory:\n\n```bash\n"
             f'python -c "{extract}" < {trial}/trial.json > {config}\n'
             f"genen-train --config {config} --output_dir {trial} --run_name "
-            f"{quote(run_dir.name)}\n```\n"
+            f"{quote(run_dir.name)}{pin}\n```\n"
         )
     store = GraphStore.open(row["store"])
     task = load_task(store, cfg.tsne_task)
