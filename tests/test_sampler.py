@@ -21,6 +21,7 @@ from genen_scale.sampling import (
     sample_csr,
 )
 from genen_scale.sampling import backends as backends_mod
+from genen_scale.sampling.csr_sampler import _new_nodes
 
 
 def random_csr(seed: int, n: int = 60, m: int = 250):
@@ -45,6 +46,7 @@ def check_against_reference(csr, seeds: list[int], fanouts: list[int], out) -> N
     node, row, col, edge = (t.cpu().tolist() for t in (out.node, out.row, out.col, out.edge))
     assert node[: len(seeds)] == seeds, "seeds must come first, in input order"
     assert len(set(node)) == len(node), "a node appears twice in n_id"
+    assert col == sorted(col), "edges must come in CSR order across hops too"
     assert len(out.num_sampled_nodes) == len(fanouts) + 1
     assert sum(out.num_sampled_nodes) == len(node) and sum(out.num_sampled_edges) == len(edge)
     visited, frontier = set(seeds), list(seeds)
@@ -67,6 +69,8 @@ def check_against_reference(csr, seeds: list[int], fanouts: list[int], out) -> N
             want = len(full) if k < 0 else min(len(full), k)
             assert len(nbrs) == want, f"node {v}: {len(nbrs)} neighbours, want {want}"
         new = {u for nbrs in picked.values() for u in nbrs} - visited
+        hop_col = col[e_start:e_stop]
+        assert hop_col == sorted(hop_col), "edges must come grouped by target (CSR order)"
         n_stop = n_start + out.num_sampled_nodes[hop + 1]
         assert set(node[n_start:n_stop]) == new, f"hop {hop}: wrong set of new nodes"
         visited |= new
@@ -225,6 +229,82 @@ def test_loader_covers_every_seed_once_per_epoch(tiny_store, num_workers):
     again = epochs(1)[0]
     for a, b in zip(run[0], again, strict=True):
         assert torch.equal(a.n_id, b.n_id) and torch.equal(a.edge_index, b.edge_index)
+
+
+@pytest.mark.parametrize("num_nodes,num_nbr", [(50, 400), (5000, 40)])
+def test_new_nodes_equal_unique_of_unmapped(num_nodes, num_nbr):
+    """Both ways of collecting a hop's new nodes (scan of the scratch map when the graph is
+    small next to the candidates, else unique) give unique's sorted ids and leave the map."""
+    g = torch.Generator().manual_seed(num_nodes)
+    node_map = torch.full((num_nodes,), -1, dtype=torch.long)
+    node_map[torch.randperm(num_nodes, generator=g)[: num_nodes // 3]] = 4
+    nbr = torch.randint(0, num_nodes, (num_nbr,), generator=g)
+    before = node_map.clone()
+    got = _new_nodes(node_map, nbr)
+    assert torch.equal(got, torch.unique(nbr[before[nbr] < 0])) and got.numel() > 0
+    assert torch.equal(node_map, before), "the scratch map must come back unchanged"
+
+
+def test_batch_features_are_the_memmapped_rows_of_its_nodes(tiny_store, tmp_path):
+    """A float16 memory-mapped feature matrix (as a store holds it) is viewed, not read
+    whole or copied, and each batch's x is float32 rows n_id of it, seeds first in the
+    order given; an integer node array rides along with its dtype."""
+    n = tiny_store.num_nodes
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "x.npy", rng.standard_normal((n, 6)).astype(np.float16))
+    np.save(tmp_path / "y.npy", rng.integers(0, 9, n))
+    x = np.load(tmp_path / "x.npy", mmap_mode="r")
+    y = np.load(tmp_path / "y.npy", mmap_mode="r")
+    seeds = torch.tensor([7, 3, 250, 0, 41])
+    loader = make_neighbor_loader(
+        tiny_store.csr("go_ppi"), x, seeds, [4, 2], 3, False, 0, node_attrs={"y": y}
+    )
+    held = loader.data[0]._tensors
+    assert np.shares_memory(held["x"].numpy(), x) and np.shares_memory(held["y"].numpy(), y)
+    batches = list(loader)
+    assert [b.n_id[: b.batch_size].tolist() for b in batches] == [[7, 3, 250], [0, 41]]
+    for b in batches:
+        assert b.x.dtype == torch.float32 and b.y.dtype == torch.int64
+        assert np.array_equal(b.x.numpy(), x[b.n_id.numpy()].astype(np.float32))
+        assert np.array_equal(b.y.numpy(), y[b.n_id.numpy()])
+
+
+def test_training_batches_come_in_csr_order(tiny_store, monkeypatch):
+    """GraphBatches hands the model edges grouped by target whether or not the backend
+    emits them so (the native sampler does; a compiled one need not)."""
+    from genen_scale.models import ModelConfig
+    from genen_scale.training import batches as batches_mod
+
+    csr = tiny_store.csr("go_ppi")
+    x = torch.randn(tiny_store.num_nodes, 4)
+    nodes = torch.arange(40)
+
+    def shuffled_loader(*args, **kwargs):
+        for b in make_neighbor_loader(*args, **kwargs):
+            perm = torch.randperm(b.edge_index.shape[1], generator=torch.Generator().manual_seed(0))
+            b.edge_index, b.edge_weight, b.e_id = (
+                b.edge_index[:, perm],
+                b.edge_weight[perm],
+                b.e_id[perm],
+            )
+            yield b
+
+    def edges(batches) -> list[tuple[torch.Tensor, list]]:
+        """Each batch's targets in the order given, and its edges as a sorted set."""
+        out = []
+        for b in batches(nodes, 5):
+            cols = (b.edge_index[1], b.edge_index[0], b.e_id, b.edge_weight)
+            out.append((b.edge_index[1], sorted(zip(*(c.tolist() for c in cols), strict=True))))
+            assert torch.equal(b.edge_weight, torch.from_numpy(csr.weight[b.e_id.numpy()]))
+        return out
+
+    device, model = torch.device("cpu"), ModelConfig()
+    native = edges(batches_mod.GraphBatches(csr, x, [4, 3], 16, False, device, model))
+    monkeypatch.setattr(batches_mod, "make_neighbor_loader", shuffled_loader)
+    resorted = edges(batches_mod.GraphBatches(csr, x, [4, 3], 16, False, device, model))
+    for (dst, got), (dst2, got2) in zip(native, resorted, strict=True):
+        assert bool((dst.diff() >= 0).all()) and bool((dst2.diff() >= 0).all())
+        assert got == got2
 
 
 def test_full_batch_has_sampled_batch_fields(tiny_store):

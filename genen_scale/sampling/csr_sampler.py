@@ -14,7 +14,10 @@ Semantics follow PyG's ``NeighborSampler`` (``subgraph_type="directional"``,
   hop (sorted by global id within a hop), so ``node[:len(seeds)] == seeds``;
 * a sampled edge points from the neighbour to the expanded node (``row`` = local source,
   ``col`` = local target) and ``edge`` is its position in the CSR, so ``weight[edge]``
-  is its stored weight.
+  is its stored weight;
+* edges come out grouped by target, ``col`` non-decreasing (CSR order): each hop's
+  frontier is a run of consecutive local ids above the previous hop's, expanded in
+  frontier order, so consumers need no sort.
 
 Seeds should be distinct; a repeated seed is expanded once per copy, and edges that reach
 it from outside point at one of the copies.
@@ -103,6 +106,31 @@ def _sample_hop(
     return start[slot] + offset, slot
 
 
+# Marks a candidate new node in the scratch map while one hop's new nodes are collected.
+_PENDING = -2
+
+
+def _new_nodes(node_map: Tensor, nbr: Tensor) -> Tensor:
+    """The distinct ids in ``nbr`` not yet mapped (``node_map < 0``), sorted.
+
+    Equal to ``torch.unique(nbr[node_map[nbr] < 0])``. When the graph is not much larger
+    than the candidates (a 2-hop batch reaches most of the PPI), marking them in the
+    scratch map and scanning it is cheaper than ``unique``'s sort of every candidate copy;
+    ``nonzero`` returns the marked ids in increasing order, so the order is the same.
+
+    Shapes:
+        node_map: ``[num_nodes]`` int64; nbr: ``[E]`` int64 -> ``[U]`` int64.
+    """
+    cand = nbr[node_map[nbr] < 0]
+    if node_map.numel() > 8 * cand.numel():
+        return torch.unique(cand)
+    node_map[cand] = _PENDING
+    try:
+        return (node_map == _PENDING).nonzero().view(-1)
+    finally:
+        node_map[cand] = -1
+
+
 def sample_csr(
     indptr: Tensor,
     indices: Tensor,
@@ -143,7 +171,7 @@ def sample_csr(
         for k in fanouts:
             edge, slot = _sample_hop(indptr, frontier, k, generator)
             nbr = indices[edge].long()
-            new = torch.unique(nbr[node_map[nbr] < 0])  # sorted: a deterministic order
+            new = _new_nodes(node_map, nbr)  # sorted: a deterministic order
             nodes.append(new)  # before mapping, so that `finally` always clears it
             node_map[new] = torch.arange(num_local, num_local + new.numel(), device=device)
             num_local += new.numel()

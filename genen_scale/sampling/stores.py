@@ -5,6 +5,12 @@ sampler output alone and gathers only the sampled rows of each node tensor, so n
 ever builds a COO copy of the full graph (a ``Data`` input would need a full
 ``edge_index``). Both stores are read-only views: rows of a memory-mapped float16 matrix
 are read from disk on demand and cast to ``dtype`` per batch.
+
+Gathering is on the loader's critical path: a 2-hop batch of 512 seeds on the 19.6k-node
+PPI holds ~85% of all nodes, so each batch copies most of the feature matrix. Arrays are
+therefore wrapped as tensors once (zero-copy for memory maps) and gathered with torch's
+``index_select``, which uses torch's threads; numpy fancy indexing on the memmap ran on
+one thread whatever ``torch.set_num_threads`` said (benchmarks/README.md, loader section).
 """
 
 from __future__ import annotations
@@ -35,15 +41,12 @@ class NodeFeatureStore(FeatureStore):
         sizes = {name: len(t) for name, t in tensors.items()}
         if len(set(sizes.values())) > 1:
             raise ValueError(f"node arrays disagree on the number of nodes: {sizes}")
-        self.__dict__["_tensors"] = dict(tensors)
+        # Tensor views, made once: a memmap stays on disk and only the gathered rows are read.
+        self.__dict__["_tensors"] = {name: as_tensor(t) for name, t in tensors.items()}
         self.__dict__["_dtype"] = dtype
 
-    def _gather(self, value: Tensor | np.ndarray, index: Tensor) -> Tensor:
-        if isinstance(value, np.ndarray):
-            # Fancy indexing on a memmap reads just these rows.
-            out = as_tensor(np.ascontiguousarray(value[index.cpu().numpy()]))
-        else:
-            out = value.index_select(0, index.to(value.device))
+    def _gather(self, value: Tensor, index: Tensor) -> Tensor:
+        out = value.index_select(0, index.to(value.device))
         if out.is_floating_point():
             out = out.to(self._dtype)
         return out.to(index.device)

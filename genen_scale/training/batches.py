@@ -223,15 +223,23 @@ class GraphBatches:
             seed=seed,
         )
         for b in loader:
-            # CSR order: the sampler emits edges hop by hop, not grouped by target.
-            order = torch.argsort(b.edge_index[1], stable=True)
-            edge_index = b.edge_index[:, order].to(self.device, non_blocking=True)
-            edge_weight = b.edge_weight[order].to(self.device, non_blocking=True)
+            edge_index, edge_weight, e_id = b.edge_index, b.edge_weight, b.e_id
+            # CSR order (grouped by target). The native sampler already emits it (see
+            # genen_scale.sampling.csr_sampler); the compiled backends need the sort.
+            if not bool((edge_index[1, 1:] >= edge_index[1, :-1]).all()):
+                order = torch.argsort(edge_index[1], stable=True)
+                edge_index, edge_weight, e_id = (
+                    edge_index[:, order],
+                    edge_weight[order],
+                    e_id[order],
+                )
+            edge_index = edge_index.to(self.device, non_blocking=True)
+            edge_weight = edge_weight.to(self.device, non_blocking=True)
             yield Batch(
                 b.x.to(self.device, non_blocking=True),
                 edge_index,
                 edge_weight,
-                b.e_id[order].to(self.device, non_blocking=True),
+                e_id.to(self.device, non_blocking=True),
                 b.n_id[: b.batch_size],
                 torch.arange(b.batch_size, device=self.device),
                 build_adjacency(self.model, edge_index, b.num_nodes, edge_weight),
