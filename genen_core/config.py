@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
+import json
 import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -180,6 +183,42 @@ def _construct(node: yaml.Node) -> Any:
 def to_dict(cfg: Any) -> dict:
     """The resolved config as plain data (for writing next to outputs)."""
     return dataclasses.asdict(cfg)
+
+
+def non_default(cfg: Any) -> dict:
+    """The fields of dataclass ``cfg`` whose values differ from its class's defaults, nested
+    sections recursed into (a section left at its defaults is absent)."""
+    return _diff(to_dict(cfg), to_dict(type(cfg)()))
+
+
+def _diff(value: dict, default: dict) -> dict:
+    out = {}
+    for k, v in value.items():
+        d = default.get(k)
+        if isinstance(v, dict) and isinstance(d, dict):
+            if sub := _diff(v, d):
+                out[k] = sub
+        elif v != d or k not in default:
+            out[k] = v
+    return out
+
+
+def config_digest(cfg: Any, exclude: Sequence[tuple[str, ...]] = (), version: str = "") -> str:
+    """SHA-256 (hex) of what ``cfg`` sets away from its defaults, less the ``exclude`` paths.
+
+    Hashing only the values that differ from the defaults means that adding a field with
+    a default that keeps today's behaviour leaves every existing digest as it was; a
+    default that changes what a run computes must bump ``version`` instead (the owner of
+    the config keeps it).
+    """
+    d = non_default(cfg)
+    for path in exclude:
+        node = d
+        for part in path[:-1]:
+            node = node.get(part, {})
+        node.pop(path[-1], None)
+    blob = json.dumps({"version": version, "config": d}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def read_file(path: str | Path) -> dict:

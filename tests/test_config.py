@@ -1,9 +1,10 @@
+import dataclasses
 from dataclasses import dataclass, field
 
 import pytest
 
 from genen_core.command_line import parse_command_line, pop_option, pop_positional
-from genen_core.config import ConfigError, load_config
+from genen_core.config import ConfigError, config_digest, load_config
 
 
 @dataclass
@@ -100,3 +101,23 @@ def test_exponent_without_dot_is_a_number():
     assert cfg.model.lr == 1e-3
     with pytest.raises(ConfigError, match="expected a number"):
         load_config(Outer, None, ["--model.lr", "fast"])
+
+
+def test_config_digest_covers_only_values_set_away_from_the_defaults():
+    @dataclasses.dataclass
+    class Old:
+        lr: float = 0.1
+        name: str | None = None
+
+    @dataclasses.dataclass
+    class New:  # Old plus a field whose default keeps Old's behaviour
+        lr: float = 0.1
+        name: str | None = None
+        extra: int = 0
+
+    assert config_digest(Old(lr=0.2)) == config_digest(New(lr=0.2))
+    assert config_digest(Old()) == config_digest(Old(lr=0.1))  # a default given explicitly
+    assert config_digest(Old(lr=0.2)) != config_digest(Old())
+    assert config_digest(New(extra=1)) != config_digest(New())
+    assert config_digest(Old(name="x"), exclude=[("name",)]) == config_digest(Old())
+    assert config_digest(Old(), version="2") != config_digest(Old(), version="1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -24,10 +25,11 @@ from genen_scale.report.cli import ReportConfig, build_report
 from genen_scale.report.cli import main as report_main
 from genen_scale.sweep.cli import main as sweep_main
 from genen_scale.sweep.config import SweepConfig
-from genen_scale.sweep.grid import expand
+from genen_scale.sweep.grid import config_hash, expand
 from genen_scale.sweep.layout import MARKER, ROWS, SPEC, trial_dir
 from genen_scale.sweep.runner import run_sweep
 from genen_scale.sweep.trial import VOLATILE_COLUMNS
+from genen_scale.training import results
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,6 +89,19 @@ train = { model = { hidden = 8 } }
     assert [s.id for s in again] == [s.id for s in specs]
     other = expand(sweep_config(tmp_path, store, extra, "--train.optim.epochs", "4"))
     assert not {s.id for s in other} & {s.id for s in specs}
+
+
+def test_trial_ids_and_the_resume_check_agree_on_what_the_same_config_is(tmp_path, store):
+    cfg = sweep_config(tmp_path, store, "")
+    for spec in expand(cfg):
+        run_cfg = spec.config(tmp_path / "elsewhere")  # where it writes is not hashed
+        digest = results.config_hash(run_cfg)
+        assert spec.id == hashlib.sha256(f"{spec.model}:{digest}".encode()).hexdigest()[:12]
+    # A field at its default, given or not, is the same trial; another value is not.
+    spec = expand(cfg)[0]
+    same = {**spec.train, "optim": {**spec.train["optim"], "min_delta": 0.0}}
+    other = {**spec.train, "optim": {**spec.train["optim"], "min_delta": 0.5}}
+    assert config_hash(spec.model, same) == spec.id != config_hash(spec.model, other)
 
 
 def test_bad_sweep_configs_fail_with_the_key(tmp_path, store):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,9 @@ from genen_scale.sweep.config import (
     NO_LEAKAGE_FILTER,
     SweepConfig,
 )
+from genen_scale.training import results
 from genen_scale.training.config import TrainConfig
 
-# Resolved-config fields that say where a trial writes, not what it computes.
-NOT_HASHED = (("output_dir",), ("run_name",), ("resume",), ("scaling", "ray_address"))
 # Graph-free models have no graph and no GO filter; their trials carry this key value.
 NO_GRAPH = "none"
 
@@ -91,15 +89,10 @@ def _matches(when: dict, keys: dict) -> bool:
 
 
 def config_hash(model: str, train: dict) -> str:
-    """12 hex digits of SHA-256 over the model and the result-relevant config."""
-    hashed = json.loads(json.dumps(train))
-    for path in NOT_HASHED:
-        node = hashed
-        for part in path[:-1]:
-            node = node.get(part, {})
-        node.pop(path[-1], None)
-    blob = json.dumps({"model": model, "train": hashed}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    """12 hex digits: the trial's model and its training config's hash, the one a run's
+    resume check uses (:func:`genen_scale.training.results.config_hash`)."""
+    digest = results.config_hash(from_mapping(TrainConfig, train))
+    return hashlib.sha256(f"{model}:{digest}".encode()).hexdigest()[:12]
 
 
 def expand(cfg: SweepConfig) -> list[TrialSpec]:

@@ -16,6 +16,14 @@ from genen_scale.leakage import check_go_filter
 from genen_scale.models import ModelConfig
 
 DEFAULT_FANOUT = 10
+# Config fields that say where a run is written, whether it resumes and which cluster it
+# joins, not what it computes: left out of "the same config" (its hash).
+NOT_HASHED = (("output_dir",), ("run_name",), ("resume",), ("scaling", "ray_address"))
+# Part of every config hash, which covers only the fields set away from their defaults
+# (genen_core.config.config_digest): bump it when a default changes what a run computes,
+# so results of the old default are not taken for the new. 0.2: optim.select defaults to
+# val_loss, binary F1 is read at a validation threshold.
+RESULTS_VERSION = "0.2"
 
 
 @dataclass

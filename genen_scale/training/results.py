@@ -26,7 +26,6 @@ Layout of ``<output_dir>/<run name>/``::
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import platform
@@ -39,14 +38,14 @@ import pyarrow.parquet as pq
 import torch
 import yaml
 
-from genen_core.config import to_dict
+from genen_core.config import config_digest, to_dict
 from genen_core.provenance import git_revision
 from genen_core.store import GraphStore
 from genen_scale.fold_result import FoldResult, predictions_table
 from genen_scale.kinds import TaskKind
 from genen_scale.metrics import LESS_STUDIED, WELL_STUDIED, primary_metric, summarize
 from genen_scale.tasks import Task
-from genen_scale.training.config import TrainConfig
+from genen_scale.training.config import NOT_HASHED, RESULTS_VERSION, TrainConfig
 from genen_scale.training.inputs import TrainError
 
 log = logging.getLogger(__name__)
@@ -62,12 +61,11 @@ def run_prefix(cfg: TrainConfig) -> str:
 
 
 def config_hash(cfg: TrainConfig) -> str:
-    """Hash of what decides a run's results: the config without the fields that only say
-    where it is written and whether it resumes."""
-    d = to_dict(cfg)
-    for key in ("resume", "run_name", "output_dir"):
-        d.pop(key)
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
+    """What decides a run's results, as one digest: the fields set away from their
+    defaults (:func:`genen_core.config.config_digest`) with :data:`RESULTS_VERSION`, less
+    the fields that only say where a run is written and whether it resumes. A run's resume
+    check and a sweep trial's id (:func:`genen_scale.sweep.grid.config_hash`) both use it."""
+    return config_digest(cfg, NOT_HASHED, RESULTS_VERSION)
 
 
 def _manifest(run_dir: Path) -> dict | None:
