@@ -3,7 +3,8 @@
 Usage::
 
     python -m genen_scale.train [--config FILE] [--preset gcn|gat|paper_recipe]
-                                [--predict true] [--section.key value ...]
+                                [--predict true] [--mask_chain '[0, 0.25, ...]']
+                                [--section.key value ...]
 
 ``--preset paper_recipe`` trains the run's task and model as the authors' notebooks did
 (epochs, learning rate and schedule, depth, width; ``genen_scale/paper_recipe.py``,
@@ -15,6 +16,10 @@ cluster of a ``ray job submit`` job, on ``--scaling.ray_address``, or else on a 
 Ray started in this process. See ``genen_scale/training/results.py`` for the outputs.
 ``--predict true`` then scores every gene of the store with the run's fold models, as
 ``genen-predict RUN_DIR`` does (``genome_predictions.parquet``, ``embeddings.parquet``).
+``--mask_chain '[0, 0.25, 0.5, 0.75, 0.9]'`` trains the masking rates as the authors did,
+one run per rate, each warm-started from the previous rate's models
+(``genen_scale/training/chain.py``; add ``--data.mask_nodes all`` for their masking of
+every node).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import logging
 import sys
 
 import ray
+import yaml
 
 from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_option
 from genen_core.config import ConfigError
@@ -34,6 +40,7 @@ from genen_scale.paper_recipe import PRESET as PAPER_RECIPE
 from genen_scale.paper_recipe import train_options
 from genen_scale.predict.cli import predict
 from genen_scale.predict.trained_run import PredictError
+from genen_scale.training.chain import run_chain
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.distributed import connect
 from genen_scale.training.inputs import TrainError
@@ -76,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         argv = list(argv)
         # Not a TrainConfig key: it decides nothing of the run (nor its config hash).
         then_predict = _flag(pop_option(argv, "--predict", "true or false"), "--predict")
+        chain = pop_option(argv, "--mask_chain", "a list of masking rates")
         cfg = parse_args(argv)
         if cfg.data.store is None:
             demo = demo_store(cfg.data.demo_cache)
             cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, store=str(demo)))
         started = connect(cfg.scaling)
+        if chain is not None:
+            print(f"masking chain: {run_chain(cfg, _rates(chain))}")
+            return 0
         run_dir, summary = run(cfg)
         print(format_summary(summary))
         print(f"results: {run_dir}")
@@ -93,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if started:
             ray.shutdown()
+
+
+def _rates(value: str) -> list[float]:
+    try:
+        rates = yaml.safe_load(value)
+        return [float(r) for r in rates]
+    except (yaml.YAMLError, TypeError, ValueError):
+        raise ConfigError(
+            f"--mask_chain {value!r}: give a list of rates, e.g. '[0, 0.5]'"
+        ) from None
 
 
 def _flag(value: str | None, flag: str) -> bool:

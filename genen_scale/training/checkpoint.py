@@ -158,6 +158,32 @@ def load_fold(run_dir: Path, fold: int) -> FoldResult | None:
     return FoldResult(**meta, predictions=Predictions.from_table(table))
 
 
+def initial_weights(run_dir: str | Path, fold: int) -> dict:
+    """Fold ``fold``'s kept model of the finished run ``run_dir`` (``TrainConfig.init_from``).
+
+    Raises:
+        TrainError: The run has no such checkpoint, or it is not one this tool wrote.
+    """
+    path = Path(run_dir) / "checkpoints" / f"best_fold{fold}.pt"
+    if not path.is_file():
+        raise TrainError(
+            f"init_from={run_dir}: no {path.name} (fold {fold} of that run has not finished, "
+            "or it is not a genen-train run directory)"
+        )
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError:  # not torch's advice (weights_only=False runs its code)
+        raise TrainError(
+            f"{path} is not a checkpoint this tool wrote and is not loaded: it holds pickled "
+            "objects other than tensors (code can hide there)"
+        ) from None
+    except (OSError, RuntimeError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise TrainError(
+            f"{path} is not a checkpoint this tool wrote; not loaded ({first})"
+        ) from None
+
+
 def verify_checkpoints(run_dir: Path) -> None:
     """Load every checkpoint and finished fold of a run about to resume, on the driver, so
     that one this tool did not write, or a damaged one, fails in one line before any

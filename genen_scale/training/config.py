@@ -282,6 +282,11 @@ class TrainConfig:
     """Name of the results directory; None: ``<task>-<arch>-<graph>-<timestamp>``."""
     seed: int = 0
     """Seed of model initialisation, dropout, batch order, sampling and masking."""
+    init_from: str | None = None
+    """A finished run directory whose kept fold models start this run's folds (fold k from
+    its ``checkpoints/best_fold{k}.pt``; the model config must match): the warm start of
+    the authors' masking chain (``genen-train --mask_chain``). None: a fresh
+    initialisation."""
     resume: bool = False
     """Continue the run ``run_name`` (or the latest run of this task/model/graph) from
     its last checkpoint, skipping finished folds."""

@@ -45,7 +45,13 @@ from genen_scale.models import build_model
 from genen_scale.stacked import StackedGCN
 from genen_scale.store_sync import store_location
 from genen_scale.training.batches import GraphBatches, run_batches, stacks_folds
-from genen_scale.training.checkpoint import load_fold, load_state, save_fold, save_state
+from genen_scale.training.checkpoint import (
+    initial_weights,
+    load_fold,
+    load_state,
+    save_fold,
+    save_state,
+)
 from genen_scale.training.config import ScaleConfig, TrainConfig
 from genen_scale.training.evaluation import FoldOutputs
 from genen_scale.training.inputs import RunInputs, TrainError, load_inputs
@@ -198,6 +204,12 @@ def _train_group(
         models.append(
             build_model(cfg.model, inputs.x.shape[1], inputs.task.num_outputs, inputs.csr.nnz)
         )
+    if cfg.init_from:  # warm start (a masking chain); a checkpoint below still wins
+        for fold, m in zip(group, models, strict=True):
+            try:
+                m.load_state_dict(initial_weights(cfg.init_from, fold.index))
+            except RuntimeError as e:  # another architecture
+                raise TrainError(f"init_from={cfg.init_from}: fold {fold.index}: {e}") from None
     model = StackedGCN.from_models(models) if stacked else models[0]
     indices = [f.index for f in group]
     states, optim_state, sched_state = [FoldState() for _ in group], None, None

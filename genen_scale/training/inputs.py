@@ -71,11 +71,13 @@ def mask_genes(num_genes: int, fraction: float, seed: int) -> np.ndarray:
     """Sorted node ids of the ``round(fraction * num_genes)`` genes whose text is hidden.
 
     A fixed seed gives the same genes in every worker and every fold, so a masking run
-    compares models on one set of hidden genes.
+    compares models on one set of hidden genes; the sets of one seed are nested (a prefix
+    of one permutation), so a higher rate hides the genes of every lower one and more,
+    as a chain of rates warm-started one from the next (``--mask_chain``) needs.
     """
     count = int(round(fraction * num_genes))
     rng = np.random.default_rng([seed, 0x6D61736B])  # "mask": a stream apart from training's
-    return np.sort(rng.choice(num_genes, size=count, replace=False)).astype(np.int64)
+    return np.sort(rng.permutation(num_genes)[:count]).astype(np.int64)
 
 
 def mask_nodes(num_genes: int, num_nodes: int, data: DataConfig, seed: int) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from genen_scale.baselines import run_baseline
 from genen_scale.training import results
-from genen_scale.training.checkpoint import load_fold, verify_checkpoints
+from genen_scale.training.checkpoint import initial_weights, load_fold, verify_checkpoints
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.distributed import fit
 from genen_scale.training.inputs import RunInputs, TrainError, load_inputs
@@ -37,6 +37,8 @@ def prepare(cfg: TrainConfig) -> tuple[TrainConfig, RunInputs, Path]:
     # The driver reads the inputs first so that a wrong task, graph or feature name fails
     # here in one line, before any worker starts; baselines reuse them.
     inputs = load_inputs(cfg.data.store, cfg.data, cfg.eval, cfg.seed)
+    for fold in inputs.folds if cfg.init_from else ():  # a warm start's weights, likewise
+        initial_weights(cfg.init_from, fold.index)
     run_dir = results.prepare_run_dir(cfg)
     results.write_provenance(run_dir, cfg, inputs.store)
     return cfg, inputs, run_dir
