@@ -38,7 +38,8 @@ def render_sampler(r: dict) -> str:
     return "\n".join(
         [
             f"`python benchmarks/{r['command']}` — {r['date']}, git {r['git']}, {r['cpu']}, "
-            f"torch threads {r['torch_threads']}, {_load_note(r)}.",
+            f"torch threads {r['torch_threads']}, {_load_note(r)}"
+            f"{'; ' + r['machine_note'] if r.get('machine_note') else ''}.",
             f"Graph: {g['source']}: {g['nodes']:,} nodes, {g['nnz']:,} stored edges "
             f"(max degree {g['max_degree']:,}, median {g['median_degree']:.0f}); fanouts "
             f"{r['config']['fanouts']}, batch {r['config']['batch_size']}, "

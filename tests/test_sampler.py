@@ -307,6 +307,25 @@ def test_training_batches_come_in_csr_order(tiny_store, monkeypatch):
         assert got == got2
 
 
+def test_training_batches_gather_x_rows_of_the_sampled_nodes(tiny_store):
+    """GraphBatches gathers x itself (the loader samples without features): each batch's
+    x is the float32 rows of the nodes the loader samples for the same seed, seeds first."""
+    from genen_scale.models import ModelConfig
+    from genen_scale.training.batches import GraphBatches
+
+    csr = tiny_store.csr("go_ppi")
+    x = torch.from_numpy(np.random.default_rng(2).standard_normal((csr.num_nodes, 5)))
+    x = x.to(torch.float16)  # cast to float32 on the way, as the loader did
+    nodes = torch.tensor([9, 4, 120, 33, 2, 77, 150])
+    got = list(GraphBatches(csr, x, [3, 2], 3, False, torch.device("cpu"), ModelConfig())(nodes, 8))
+    want = list(make_neighbor_loader(csr, x, nodes, [3, 2], 3, False, 8))
+    assert len(got) == len(want) == 3
+    for g, w in zip(got, want, strict=True):
+        assert g.x.dtype == torch.float32 and torch.equal(g.x, x[w.n_id].float())
+        assert torch.equal(g.seeds, w.n_id[: w.batch_size]) and g.x.shape[0] == w.num_nodes
+        assert g.adj.num_nodes == w.num_nodes
+
+
 def test_full_batch_has_sampled_batch_fields(tiny_store):
     csr = tiny_store.csr("ppi")
     x = np.random.default_rng(1).standard_normal((tiny_store.num_nodes, 4)).astype(np.float16)

@@ -39,10 +39,12 @@ class GatherEdgeWeight:
         data.edge_weight = self.weight.index_select(0, data.e_id.to(self.weight.device)).to(
             data.e_id.device
         )
+        # Set from n_id, not from a gathered x: a loader without features has none.
+        data.num_nodes = data.n_id.numel()
         return data if self.then is None else self.then(data)
 
 
-def _default_device(x: Tensor | np.ndarray, device) -> torch.device:
+def _default_device(x: Tensor | np.ndarray | None, device) -> torch.device:
     if device is not None:
         return torch.device(device)
     return x.device if isinstance(x, Tensor) else torch.device("cpu")
@@ -50,7 +52,7 @@ def _default_device(x: Tensor | np.ndarray, device) -> torch.device:
 
 def make_neighbor_loader(
     csr: CSR,
-    x: Tensor | np.ndarray,
+    x: Tensor | np.ndarray | None,
     input_nodes: Tensor,
     num_neighbors: list[int],
     batch_size: int,
@@ -74,7 +76,9 @@ def make_neighbor_loader(
     Args:
         csr: Graph to sample from (e.g. ``GraphStore.csr("ppi")``); arrays may be memmaps.
         x: Node features, row ``i`` = node ``i``; a float16 memmap is read row-wise per
-            batch and returned as float32.
+            batch and returned as float32. None: batches carry no ``x``, for a consumer
+            that gathers ``x[n_id]`` itself where it computes (on the GPU it trains on,
+            rather than on the CPU and then copied: see ``training.batches``).
         input_nodes: Seed node ids (or a boolean mask over nodes).
         num_neighbors: Fanout per hop, e.g. ``[15, 10]``; ``-1`` keeps all neighbours.
         batch_size: Seeds per batch.
@@ -101,10 +105,10 @@ def make_neighbor_loader(
         )
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: need at least one seed per batch")
-    if len(x) != csr.num_nodes:
+    if x is not None and len(x) != csr.num_nodes:
         raise ValueError(f"x has {len(x)} rows but the graph has {csr.num_nodes} nodes")
     sampler = CSRNeighborSampler(csr, num_neighbors, seed=seed, backend=backend, device=device)
-    features = NodeFeatureStore({"x": x, **(node_attrs or {})})
+    features = NodeFeatureStore({**({} if x is None else {"x": x}), **(node_attrs or {})})
     weight = as_tensor(csr.weight).to(device)
     return NodeLoader(
         (features, CSRGraphStore(csr)),

@@ -3,7 +3,8 @@
 The loop asks for batches of seeds and gets the same :class:`Batch` either way, so one
 training step serves both modes. Sampled batches come from the neighbour loader
 (``genen_scale.sampling``), which reads the memory-mapped CSR and samples on the CPU;
-batches are then moved to the device. The full graph is materialised once per worker
+the sampled edges are moved to the device and each batch's features gathered there, from
+a copy of ``x`` made once per worker. The full graph is materialised once per worker
 (a ``[2, nnz]`` COO copy and the GCN adjacency on the device; :func:`resolve_full_batch`
 decides whether that fits, and ``auto`` never picks it for several DDP workers, which
 would each compute it). Each batch carries its GCN adjacency, built once per batch (once
@@ -205,6 +206,7 @@ class GraphBatches:
         self.fanouts, self.batch_size, self.full_batch = list(fanouts), batch_size, full_batch
         self.field_seeds = field_seeds
         self._full: Batch | None = None
+        self._x: Tensor | None = None
         self._field: tuple[ReceptiveField, Batch] | None = None
         self._fixed: dict[tuple, list[Batch]] = {}
 
@@ -213,9 +215,12 @@ class GraphBatches:
         if self.full_batch:
             yield self.whole_graph(nodes)
             return
+        # Features are gathered here, on the device, from a copy made once: the loader
+        # only samples, and no [n, dim] batch of rows crosses to the device per batch.
+        x = self._device_x()
         loader = make_neighbor_loader(
             self.csr,
-            self.x,
+            None,
             input_nodes=nodes,
             num_neighbors=self.fanouts,
             batch_size=self.batch_size,
@@ -236,7 +241,7 @@ class GraphBatches:
             edge_index = edge_index.to(self.device, non_blocking=True)
             edge_weight = edge_weight.to(self.device, non_blocking=True)
             yield Batch(
-                b.x.to(self.device, non_blocking=True),
+                x.index_select(0, b.n_id.to(self.device, non_blocking=True)),
                 edge_index,
                 edge_weight,
                 e_id.to(self.device, non_blocking=True),
@@ -244,6 +249,12 @@ class GraphBatches:
                 torch.arange(b.batch_size, device=self.device),
                 build_adjacency(self.model, edge_index, b.num_nodes, edge_weight),
             )
+
+    def _device_x(self) -> Tensor:
+        """``x`` as float32 on the device (moved once; no copy when already there)."""
+        if self._x is None:
+            self._x = self.x.to(self.device, torch.float32)
+        return self._x
 
     def fixed(self, nodes: Tensor, seed: int) -> list[Batch]:
         """The batches of ``nodes`` sampled once and kept: evaluation sees one fixed
