@@ -166,7 +166,7 @@ def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) ->
     node_row = torch.full((store.num_nodes,), -1, dtype=torch.int64)
     node_row[torch.from_numpy(task.nodes)] = torch.arange(len(task), dtype=torch.int64)
     log.info(
-        "inputs: store %s, graph %s (%d nodes, %d edges), features %s %s (%d genes masked), "
+        "inputs: store %s, graph %s (%d nodes, %d edges), features %s %s (%d %s masked), "
         "task %s (%s, %d genes), %d folds",
         store.path,
         data.graph,
@@ -175,6 +175,7 @@ def load_inputs(store_path: str, data: DataConfig, ev: EvalConfig, seed: int) ->
         data.features,
         tuple(x.shape),
         len(masked),
+        {"genes": "genes", "go": "GO terms", "all": "nodes"}[data.mask_nodes],
         task.name,
         task.kind,
         len(task),
