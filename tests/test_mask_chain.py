@@ -10,6 +10,7 @@ import pytest
 import torch
 from train_helpers import small_args, small_config, train_store
 
+from genen_scale.report import masking_designs
 from genen_scale.train import main
 from genen_scale.training import TrainError, run
 from genen_scale.training.chain import run_chain
@@ -75,3 +76,25 @@ def test_a_planted_warm_start_is_refused_without_torchs_advice(store, tmp_path, 
     assert main([*small_args(store, out), "--init_from", str(d.parent)]) == 2
     err = capsys.readouterr().err
     assert "is not loaded" in err and "weights_only" not in err
+
+
+def test_designs_table_sets_the_chain_beside_runs_from_scratch(store, tmp_path):
+    runs = tmp_path / "runs"
+    base = ("--output_dir", str(runs), "--data.mask_nodes", "all", *ONE_SPLIT[:4])
+    run_chain(small_config(store, tmp_path, "--run_name", "toy_binary-gcn-chain", *base), [0, 0.5])
+    for rate in ("0", "0.5"):
+        name = f"toy_binary-gcn-scratch-mask{rate}"
+        run(small_config(store, tmp_path, "--run_name", name, "--data.mask_fraction", rate, *base))
+    cfg = masking_designs.MaskingDesignsConfig(
+        runs_dir=str(runs), rows=str(tmp_path / "rows.parquet"), output=str(tmp_path / "t.md")
+    )
+    text = masking_designs.build(cfg).read_text()
+    rows = pd.read_parquet(tmp_path / "rows.parquet")
+    gnn = rows[rows["model"] == "gcn"].set_index(["design", "mask_rate"])["auc"]
+    assert sorted(gnn.index) == [("chain", 0.0), ("chain", 0.5), ("scratch", 0.0), ("scratch", 0.5)]
+    # Step 0 of the chain is a run from scratch at rate 0: the same computation.
+    assert gnn[("chain", 0.0)] == pytest.approx(gnn[("scratch", 0.0)])
+    assert f"| 50% | {gnn[('chain', 0.5)]:.3f} |" in text
+    # Rebuilt from the kept rows alone: the same tables.
+    again = dataclasses.replace(cfg, runs_dir="", output=str(tmp_path / "u.md"))
+    assert masking_designs.build(again).read_text() == text
