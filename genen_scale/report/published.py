@@ -18,8 +18,8 @@ TF target type: the authors' notebook printed five test AUCs of 0.524 ± 0.030 (
 population sd) for GATA4 direct vs indirect (``other.ipynb`` cell 32), Table 1's
 0.52 ± 0.03, so the paper's numbers belong to ``tf_target_type_gata4``
 (``docs/paper-recipe.md``). ``tf_target_type`` (our multilabel task, now
-``tf_target_type_multilabel``) keeps them too so that committed reports regenerate
-unchanged; beside it they compare different tasks.
+``tf_target_type_multilabel``) has no published number: beside it the paper's would
+compare different tasks.
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ GENEN_GCN_AUC = {
     "bivalent_vs_lys4": (0.92, 0.01),
     "bivalent_vs_nonmethylated": (0.90, 0.03),
     "tf_range": (0.59, 0.08),
-    "tf_target_type": (0.52, 0.03),
     "tf_target_type_gata4": (0.52, 0.03),
     "solubility": (0.99, 0.02),
     "subcellular_location": (0.95, 0.00),
@@ -70,7 +69,6 @@ GENEN_GCN_F1 = {
     "bivalent_vs_lys4": (0.91, 0.03),
     "bivalent_vs_nonmethylated": (0.86, 0.03),
     "tf_range": (0.53, 0.04),
-    "tf_target_type": (0.40, 0.01),
     "tf_target_type_gata4": (0.40, 0.01),
     "solubility": (0.95, 0.01),
     "subcellular_location": (0.86, 0.01),
@@ -84,7 +82,6 @@ BEST_BASELINE = {
     "bivalent_vs_lys4": ("GPT-2", 0.91),
     "bivalent_vs_nonmethylated": ("PMC-LLaMA", 0.90),
     "tf_range": ("GPT-2", 0.67),
-    "tf_target_type": ("Gene2Vec", 0.58),
     "tf_target_type_gata4": ("Gene2Vec", 0.58),
     "solubility": ("GeneLLM", 0.89),
     "subcellular_location": ("GeneLLM", 0.94),
