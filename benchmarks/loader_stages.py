@@ -20,6 +20,7 @@ import argparse
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,18 +38,29 @@ STEPS = {
 }
 
 
-def _timed(spent: dict[str, float], step: str) -> None:
-    cls, name = STEPS[step]
-    inner = getattr(cls, name)
+@contextmanager
+def timed_steps(spent: dict[str, float]):
+    """Wrap each of :data:`STEPS` with a CPU-time counter adding to ``spent``; restored on
+    exit, so the loader classes are left as they were."""
+    originals = {step: getattr(cls, name) for step, (cls, name) in STEPS.items()}
 
-    def wrapper(*args, **kwargs):
-        start = time.process_time()
-        try:
-            return inner(*args, **kwargs)
-        finally:
-            spent[step] += time.process_time() - start
+    def counting(step, inner):
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[step] += time.process_time() - start
 
-    setattr(cls, name, wrapper)
+        return wrapper
+
+    try:
+        for step, (cls, name) in STEPS.items():
+            setattr(cls, name, counting(step, originals[step]))
+        yield
+    finally:
+        for step, (cls, name) in STEPS.items():
+            setattr(cls, name, originals[step])
 
 
 def with_isolated(csr: CSR, n: int) -> CSR:
@@ -58,8 +70,11 @@ def with_isolated(csr: CSR, n: int) -> CSR:
 
 def measure(csr: CSR, x, batches: int, seed: int) -> dict:
     spent = dict.fromkeys(STEPS, 0.0)
-    for step in STEPS:
-        _timed(spent, step)
+    with timed_steps(spent):
+        return _measure(csr, x, batches, seed, spent)
+
+
+def _measure(csr: CSR, x, batches: int, seed: int, spent: dict[str, float]) -> dict:
     seeds = torch.arange(csr.num_nodes)
     loader = make_neighbor_loader(csr, x, seeds, [15, 10], 512, True, seed, "native")
 
