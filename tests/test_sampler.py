@@ -255,9 +255,10 @@ def test_batch_features_are_the_memmapped_rows_of_its_nodes(tiny_store, tmp_path
     np.save(tmp_path / "y.npy", rng.integers(0, 9, n))
     x = np.load(tmp_path / "x.npy", mmap_mode="r")
     y = np.load(tmp_path / "y.npy", mmap_mode="r")
+    ids = np.arange(n, dtype=np.uint32) * 3  # torch has no index_select for uint32
     seeds = torch.tensor([7, 3, 250, 0, 41])
     loader = make_neighbor_loader(
-        tiny_store.csr("go_ppi"), x, seeds, [4, 2], 3, False, 0, node_attrs={"y": y}
+        tiny_store.csr("go_ppi"), x, seeds, [4, 2], 3, False, 0, node_attrs={"y": y, "ids": ids}
     )
     held = loader.data[0]._tensors
     assert np.shares_memory(held["x"].numpy(), x) and np.shares_memory(held["y"].numpy(), y)
@@ -267,6 +268,7 @@ def test_batch_features_are_the_memmapped_rows_of_its_nodes(tiny_store, tmp_path
         assert b.x.dtype == torch.float32 and b.y.dtype == torch.int64
         assert np.array_equal(b.x.numpy(), x[b.n_id.numpy()].astype(np.float32))
         assert np.array_equal(b.y.numpy(), y[b.n_id.numpy()])
+        assert b.ids.dtype == torch.uint32 and np.array_equal(b.ids.numpy(), ids[b.n_id.numpy()])
 
 
 def test_training_batches_come_in_csr_order(tiny_store, monkeypatch):

@@ -26,6 +26,14 @@ from genen_core.store import CSR
 from genen_scale.sampling.neighbor_sampler import as_tensor
 
 
+def _view(array: Tensor | np.ndarray) -> Tensor | np.ndarray:
+    """A tensor view of ``array``; numpy arrays of the unsigned dtypes that torch cannot
+    ``index_select`` (uint16, uint32, uint64) stay numpy and are gathered by numpy."""
+    if isinstance(array, np.ndarray) and array.dtype.kind == "u" and array.itemsize > 1:
+        return array
+    return as_tensor(array)
+
+
 class NodeFeatureStore(FeatureStore):
     """Named per-node arrays (row ``i`` = node ``i``), gathered by node index on demand.
 
@@ -42,11 +50,14 @@ class NodeFeatureStore(FeatureStore):
         if len(set(sizes.values())) > 1:
             raise ValueError(f"node arrays disagree on the number of nodes: {sizes}")
         # Tensor views, made once: a memmap stays on disk and only the gathered rows are read.
-        self.__dict__["_tensors"] = {name: as_tensor(t) for name, t in tensors.items()}
+        self.__dict__["_tensors"] = {name: _view(t) for name, t in tensors.items()}
         self.__dict__["_dtype"] = dtype
 
-    def _gather(self, value: Tensor, index: Tensor) -> Tensor:
-        out = value.index_select(0, index.to(value.device))
+    def _gather(self, value: Tensor | np.ndarray, index: Tensor) -> Tensor:
+        if isinstance(value, np.ndarray):
+            out = as_tensor(value[index.cpu().numpy()])
+        else:
+            out = value.index_select(0, index.to(value.device))
         if out.is_floating_point():
             out = out.to(self._dtype)
         return out.to(index.device)
