@@ -425,3 +425,12 @@ def test_a_sweep_above_max_trials_needs_yes(tmp_path, store):
         sweep_config(tmp_path, store, big)
     assert sweep_config(tmp_path, store, big, "--yes").size() == 2504
     assert sweep_config(tmp_path, store, big, "--max_trials", "3000").size() == 2504
+
+
+def test_a_large_grid_shows_its_expansion(tmp_path, store, capsys):
+    seeds = ", ".join(str(i) for i in range(600))
+    big = f'[[grid]]\ntasks = ["toy_binary"]\nmodels = ["gcn"]\nseeds = [{seeds}]\n'
+    assert len(expand(sweep_config(tmp_path, store, big))) > 600
+    assert "expanding the grid" in capsys.readouterr().err
+    expand(sweep_config(tmp_path, store))  # a small one stays quiet
+    assert "expanding the grid" not in capsys.readouterr().err

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from genen_core.config import ConfigError, from_mapping, to_dict
 from genen_core.store import VARIANTS, parse_graph_spec
 from genen_scale.paper_recipe import train_options
@@ -110,6 +112,10 @@ def expand(cfg: SweepConfig) -> list[TrialSpec]:
     if store is not None:  # trials run in other working directories (Tune's trial dirs)
         base = _merge(base, {"data": {"store": str(Path(store).expanduser().resolve())}})
     trials: dict[str, TrialSpec] = {}
+    # Each grid point resolves and validates a whole TrainConfig: ~1 ms, minutes for a
+    # grid near max_trials, so a large expansion shows its progress.
+    bar = tqdm(total=cfg.size(), desc="expanding the grid", unit="point", leave=False)
+    bar.disable = cfg.size() < 500
     for grid in cfg.grid:
         # The recipe is a key only where a grid asks for the authors' one: rows of other
         # grids keep their columns.
@@ -129,6 +135,8 @@ def expand(cfg: SweepConfig) -> list[TrialSpec]:
             keys = dict(zip(GRID_KEYS + tuple(option_keys), values, strict=True))
             spec = _trial(cfg, base, keys, option_keys)
             trials.setdefault(spec.id, spec)
+            bar.update()
+    bar.close()
     return list(trials.values())
 
 
