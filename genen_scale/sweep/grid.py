@@ -114,8 +114,8 @@ def expand(cfg: SweepConfig) -> list[TrialSpec]:
     trials: dict[str, TrialSpec] = {}
     # Each grid point resolves and validates a whole TrainConfig: ~1 ms, minutes for a
     # grid near max_trials, so a large expansion shows its progress.
-    bar = tqdm(total=cfg.size(), desc="expanding the grid", unit="point", leave=False)
-    bar.disable = cfg.size() < 500
+    size = cfg.size()
+    bar = tqdm(total=size, desc="expanding the grid", unit="point", disable=size < 500)
     for grid in cfg.grid:
         # The recipe is a key only where a grid asks for the authors' one: rows of other
         # grids keep their columns.
