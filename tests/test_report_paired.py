@@ -190,3 +190,27 @@ def test_report_shows_the_paired_evidence_and_rejects_pooled_trials(tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "results.parquet: two rows to pair at task=toy" in err[0]
     assert not bad.exists()
+
+
+def test_a_grid_option_is_compared_value_by_value_and_never_pooled():
+    base = _base(0, 0.0)
+    frame = pd.concat(
+        [
+            # The trial at the default config carries no option value (NaN).
+            _rows("gcn", "go_ppi", 0, 0.0, base, **{"model.edge_weight": np.nan}),
+            _rows("gcn", "go_ppi", 0, 0.0, base + 0.01, **{"model.edge_weight": "fixed"}),
+            _rows("gcn", "go_ppi", 0, 0.0, base - 0.02, **{"model.edge_weight": "learned"}),
+        ],
+        ignore_index=True,
+    )
+    frame["trial"] = frame["trial"] + frame["model.edge_weight"].astype(str)
+    r = frame.copy()
+    r["model.edge_weight"] = (
+        r["model.edge_weight"].astype(object).where(r["model.edge_weight"].notna(), "default")
+    )
+    side = tables.comparison(r, "model.edge_weight", {})
+    # One row: the three values side by side, each of its own 5 folds (none pooled).
+    assert side.count("(5)") == 3 and "(15)" not in side
+    cells = paired.across(r, "model.edge_weight", "default")
+    diffs = {c.labels[-1]: round(c.diff.mean, 6) for c in cells}
+    assert diffs == {"model.edge_weight fixed": 0.01, "model.edge_weight learned": -0.02}

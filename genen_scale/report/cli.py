@@ -157,6 +157,7 @@ def build_report(cfg: ReportConfig) -> Path:
     filtered = paired.across_table(results, "leakage", "none", {"mask_rate": 0, "protocol": "cv"})
     if filtered:
         parts += ["Each GO filter vs none, same model and folds (paired):\n", filtered + "\n"]
+    parts += _option_sections(results)
     parts += [
         "## Embeddings: input text vs refined (t-SNE)\n",
         _tsne(cfg, results, src, fig_dir, link),
@@ -168,6 +169,26 @@ def build_report(cfg: ReportConfig) -> Path:
     out.write_text("\n".join(p for p in parts if p))
     log.info("report %s", out)
     return out
+
+
+def _option_sections(results: pd.DataFrame) -> list[str]:
+    """One section per grid option (``options = { "model.edge_weight" = [...] }``): its
+    values side by side and each against the rows that left it at its default."""
+    parts = []
+    fixed = {"mask_rate": 0, "leakage": "none", "protocol": "cv"}
+    for col in tables.option_columns(results):
+        # Trials that equal the default config carry no value: they are the default.
+        r = results.assign(
+            **{col: results[col].astype(object).where(results[col].notna(), "default")}
+        )
+        side = tables.comparison(r, col, fixed)
+        if not side:
+            continue
+        parts += [f"## Grid option `{col}`\n", side + "\n"]
+        against = paired.across_table(r, col, "default", fixed)
+        if against:
+            parts += ["Each value vs the default, same model and folds (paired):\n", against + "\n"]
+    return parts
 
 
 def _paired_sections(results: pd.DataFrame) -> list[str]:

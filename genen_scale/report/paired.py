@@ -177,19 +177,26 @@ def across(results: pd.DataFrame, axis: str, reference_value) -> list[PairedCell
     GCN, a masking rate vs none. Folds do not depend on the masking rate, so across
     rates the fold key leaves the rate out (the masked genes differ, the folds do not).
     Labels: those of the compared (not the reference) cell."""
-    r = results.assign(_cond=condition(results))
+    # A grid option as the axis leaves the condition (it is what differs) and keys cells.
+    option = axis not in CELL_KEYS and axis not in FOLD_KEYS
+    r = results.assign(_cond=condition(results, exclude=axis if option else None))
+    group = [*CELL_KEYS, axis] if option else CELL_KEYS
     keys = tuple(k for k in FOLD_KEYS if k != axis)
     ref = r[r[axis] == reference_value]
     cells = []
-    for key, rows in r[r[axis] != reference_value].groupby(CELL_KEYS, sort=False):
-        same = (ref[k] == v for k, v in zip(CELL_KEYS, key, strict=True) if k != axis)
+    for key, rows in r[r[axis] != reference_value].groupby(group, sort=False):
+        same = (ref[k] == v for k, v in zip(group, key, strict=True) if k != axis)
         other = ref[np.logical_and.reduce(list(same))]
         if other.empty:
             continue
         metric = rows["metric"].iloc[0]
         pairs = pair_rows(rows, other, metric, metric, keys)
-        if not pairs.empty:
-            cells.append(_cell(_labels(key), pairs))
+        if pairs.empty:
+            continue
+        labels = _labels(key[: len(CELL_KEYS)])
+        if option:  # the compared value joins the condition label
+            labels = (*labels[:-1], ", ".join(p for p in (labels[-1], f"{axis} {key[-1]}") if p))
+        cells.append(_cell(labels, pairs))
     return cells
 
 

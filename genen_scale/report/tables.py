@@ -89,10 +89,11 @@ def option_columns(rows: pd.DataFrame) -> list[str]:
     return sorted(c for c in rows.columns if "." in c)
 
 
-def condition(rows: pd.DataFrame) -> pd.Series:
+def condition(rows: pd.DataFrame, exclude: str | None = None) -> pd.Series:
     """Per row, how it was trained beyond the grid keys: the model-selection rule (GNN
-    rows from before it was recorded: :data:`NOT_RECORDED`) and the grid options; rows
-    of different conditions are never pooled or paired as one cell."""
+    rows from before it was recorded: :data:`NOT_RECORDED`) and the grid options but
+    ``exclude`` (the option a table compares across); rows of different conditions are
+    never pooled or paired as one cell."""
     parts = []
     if "selection" in rows:
         gnn = ~rows["model"].isin(BASELINE_MODELS)
@@ -100,7 +101,7 @@ def condition(rows: pd.DataFrame) -> pd.Series:
             rows["selection"].astype(object).where(rows["selection"].notna() | ~gnn, NOT_RECORDED)
         )
         parts.append(rule.map(lambda v: "" if pd.isna(v) else f"selection {v}"))
-    for col in option_columns(rows):
+    for col in (c for c in option_columns(rows) if c != exclude):
         parts.append(rows[col].map(lambda v, c=col: "" if pd.isna(v) else f"{c} {v}"))
     if not parts:
         return pd.Series("", index=rows.index, dtype=object)
@@ -190,28 +191,35 @@ def table1(results: pd.DataFrame) -> str:
 
 
 def comparison(results: pd.DataFrame, axis: str, fixed: dict) -> str:
-    """One row per (task, model, graph), one column per value of ``axis``, other grid
-    keys held at ``fixed``; empty when ``axis`` takes a single value."""
+    """One row per (task, model, graph, condition), one column per value of ``axis``,
+    other grid keys held at ``fixed``; empty when ``axis`` takes a single value. Rows of
+    different conditions (:func:`condition`, ``axis`` left out) are never pooled."""
     r = results
     for k, v in fixed.items():
         r = r[r[k] == v]
     values = sorted(r[axis].unique()) if len(r) else []
     if len(values) < 2:
         return ""
+    cond = condition(r, exclude=axis)
+    several = cond.nunique() > 1
     body = []
     for task in tasks_in(r):
         rt = r[r["task"] == task]
         for model, graph in model_graphs(rt):
             rows = rt[(rt["model"] == model) & (rt["graph"] == graph)]
-            if rows[axis].nunique() < 2:
-                continue
-            body.append(
-                [TASK_TITLES.get(task, task), model, graph]
-                + [_cell(rows[rows[axis] == v], with_f1=False) for v in values]
-            )
+            for c in sorted(cond[rows.index].unique()):
+                at = rows[cond[rows.index] == c]
+                if at[axis].nunique() < 2:
+                    continue
+                body.append(
+                    [TASK_TITLES.get(task, task), model, graph]
+                    + ([c or "—"] if several else [])
+                    + [_cell(at[at[axis] == v], with_f1=False) for v in values]
+                )
     if not body:
         return ""
-    return markdown(["task", "model", "graph"] + [f"{axis} = {v}" for v in values], body)
+    head = ["task", "model", "graph"] + (["condition"] if several else [])
+    return markdown(head + [f"{axis} = {v}" for v in values], body)
 
 
 def missing_trials(status: dict | None) -> str:
