@@ -280,11 +280,11 @@ def baseline_table(results: pd.DataFrame, baseline: str) -> str:
     return _table(cells, list(LABELS[:6]), stat, results)
 
 
-def masked_table(results: pd.DataFrame) -> str:
+def masked_table(results: pd.DataFrame, leakage: str = "none") -> str:
     """Markdown: masked vs unmasked test genes of the same fold rows, masking rate above
-    0, our protocol, no GO filter; empty without such rows."""
+    0, our protocol, the GO filter ``leakage``; empty without such rows."""
     r = results[
-        (results["mask_rate"] > 0) & (results["leakage"] == "none") & (results["protocol"] == "cv")
+        (results["mask_rate"] > 0) & (results["leakage"] == leakage) & (results["protocol"] == "cv")
     ]
     cells = _sorted(within_rows(r, "masked", "unmasked"))
     if not cells:
