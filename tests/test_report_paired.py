@@ -214,3 +214,18 @@ def test_a_grid_option_is_compared_value_by_value_and_never_pooled():
     cells = paired.across(r, "model.edge_weight", "default")
     diffs = {c.labels[-1]: round(c.diff.mean, 6) for c in cells}
     assert diffs == {"model.edge_weight fixed": 0.01, "model.edge_weight learned": -0.02}
+
+
+def test_masked_genes_are_compared_under_each_go_filter():
+    rows = []
+    for leak, shift in (("none", 0.0), ("no_cc", -0.05)):
+        for rate in (0.0, 0.5):
+            extra = {"auc_masked": _base(0, 0.0) + shift + 0.01, "auc_unmasked": _base(0, 0.0)}
+            rows.append(
+                _rows("gcn", "go_ppi", 0, rate, _base(0, 0.0) + shift, leakage=leak, **extra)
+            )
+    frame = pd.concat(rows, ignore_index=True)
+    # Δ masked − unmasked is shift + 0.01: +0.010 without the filter, −0.040 under it.
+    plain, under = paired.masked_table(frame), paired.masked_table(frame, "no_cc")
+    assert "+0.010" in plain and "-0.040" not in plain
+    assert "-0.040" in under and "+0.010" not in under
