@@ -288,10 +288,14 @@ def test_ray_sweep_killed_midway_resumes_to_the_same_results(local_sweep, store,
     )
     try:
         deadline = time.monotonic() + 300
+        # Warm trial processes finish a tiny trial in a fifth of a second, so the sweep is
+        # frozen (SIGSTOP, the whole group) the moment a first trial's rows appear, and
+        # only then killed: the kill lands midway on a machine of any speed.
         while not list((out / "trials").glob(f"*/{ROWS}")):
             assert first.poll() is None, "the sweep ended before any trial finished"
             assert time.monotonic() < deadline, "no trial finished in 300 s"
-            time.sleep(0.5)
+            time.sleep(0.01)
+        os.killpg(first.pid, signal.SIGSTOP)
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
