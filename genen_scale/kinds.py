@@ -29,15 +29,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from genen_core.labels import KINDS
-
-
-class MetricWarning(UserWarning):
-    """A metric is undefined on this data and was reported as NaN."""
+from genen_scale.metric_primitives import (  # MetricWarning: re-exported for callers
+    MetricWarning,
+    best_f1_threshold,
+    correlation,
+    macro_f1,
+    roc_auc,
+)
 
 
 class TaskKind:
@@ -243,23 +246,9 @@ class Binary(SingleLabelClassification):
         }
 
     def choose_threshold(self, y_true, scores) -> float | None:
-        """The threshold of the highest macro F1 on ``(y_true, scores)``.
-
-        Candidates are the midpoints between consecutive distinct scores (and one below
-        and above them all); ties go to the candidate nearest 0.5, so a split that cannot
-        tell thresholds apart keeps the uncalibrated one. None with fewer than two classes
-        (then F1 is read at 0.5).
-        """
-        y = np.asarray(y_true).astype(np.int64)
+        """The threshold of the highest macro F1 (:func:`best_f1_threshold`)."""
         s = np.asarray(scores, dtype=np.float64)
-        s = s[:, 1] if s.ndim == 2 else s
-        if len(np.unique(y)) < 2:
-            return None
-        u = np.unique(s)
-        cands = np.concatenate([[u[0] - 1e-6], (u[:-1] + u[1:]) / 2, [u[-1] + 1e-6]])
-        f1 = np.array([macro_f1(y, (s >= t).astype(np.int64)) for t in cands])
-        best = np.flatnonzero(f1 == f1.max())
-        return float(cands[best[np.argmin(np.abs(cands[best] - 0.5))]])
+        return best_f1_threshold(np.asarray(y_true), s[:, 1] if s.ndim == 2 else s)
 
     def estimator_scores(self, model, x: np.ndarray, num_outputs: int) -> np.ndarray:
         return super().estimator_scores(model, x, num_outputs)[:, 1]
@@ -431,6 +420,12 @@ BY_NAME: dict[str, TaskKind] = {
 assert tuple(BY_NAME) == KINDS, "genen_core.labels.KINDS and the kind classes must agree"
 
 
+def _as_float_tensor(logits):
+    import torch
+
+    return torch.as_tensor(logits).detach().float().cpu()
+
+
 def task_kind(kind: str | TaskKind) -> TaskKind:
     """The kind named ``kind`` (a kind passes through).
 
@@ -442,39 +437,3 @@ def task_kind(kind: str | TaskKind) -> TaskKind:
     if kind not in BY_NAME:
         raise ValueError(f"unknown task kind {kind!r}; use one of {sorted(BY_NAME)}")
     return BY_NAME[kind]
-
-
-def roc_auc(y: np.ndarray, s: np.ndarray, what: str) -> float:
-    """ROC-AUC, or NaN with a :class:`MetricWarning` when ``y`` holds one class only."""
-    if len(np.unique(y)) < 2:
-        warnings.warn(
-            f"ROC-AUC of {what} is undefined: only one class among {len(y)} targets; "
-            "reported as NaN",
-            MetricWarning,
-            stacklevel=4,
-        )
-        return float("nan")
-    return float(roc_auc_score(y, s))
-
-
-def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
-    """Macro F1 of binary predictions (0 for a class never predicted nor present)."""
-    return float(f1_score(y, pred, labels=[0, 1], average="macro", zero_division=0))
-
-
-def correlation(fn, y: np.ndarray, s: np.ndarray) -> float:
-    """``fn`` (Pearson or Spearman) of ``y`` and ``s``, NaN for a constant side."""
-    if len(y) < 2 or np.ptp(y) == 0 or np.ptp(s) == 0:
-        warnings.warn(
-            f"{fn.__name__} is undefined for a constant target or prediction; reported as NaN",
-            MetricWarning,
-            stacklevel=4,
-        )
-        return float("nan")
-    return float(fn(y, s)[0])
-
-
-def _as_float_tensor(logits):
-    import torch
-
-    return torch.as_tensor(logits).detach().float().cpu()
