@@ -119,8 +119,8 @@ def run_entry_point(
     Configures logging, answers ``--help`` (:func:`help_text` of ``cls`` and ``usage``),
     takes the leading words as ``--<key>`` for each key of ``positional``, parses the rest
     into ``cls`` and prints what ``body`` returns. A :class:`ConfigError` or one of
-    ``errors`` becomes one line ``NAME: error: ...`` on stderr and exit code 2.
-    (``genen_scale/predict/cli.py``'s ``_main`` is this; other entry points repeat it.)
+    ``errors`` becomes one line ``NAME: error: ...`` on stderr and exit code 2 (used by
+    ``genen-predict``, ``genen-neighbors``, ``genen-enrichment`` and the report helpers).
     """
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

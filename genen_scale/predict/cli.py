@@ -16,13 +16,11 @@ side. Exit status 2 for a bad run directory or an unknown gene.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 
 import pandas as pd
 
-from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
-from genen_core.config import ConfigError
+from genen_core.command_line import run_entry_point
 from genen_core.store import StoreError
 from genen_scale.predict.genome import predict_run, top_unlabelled
 from genen_scale.predict.neighbors import format_neighbors, nearest
@@ -83,33 +81,20 @@ def predict(run_dir: str, store: str | None = None, top: int = 0, rank_by=None) 
     return "\n".join(lines)
 
 
-def _main(name: str, cls: type, positional: tuple[str, ...], argv, body) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    args = list(sys.argv[1:] if argv is None else argv)
-    if asks_for_help(args):
-        print(help_text(cls, __doc__))
-        return 0
-    try:
-        given = []
-        for key in positional:
-            given += [f"--{key}", pop_positional(args, key.upper())]
-        print(body(parse_command_line(cls, [*given, *args])))
-        return 0
-    except (ConfigError, PredictError, TrainError, StoreError) as e:
-        print(f"{name}: error: {e}", file=sys.stderr)
-        return 2
+# What the entry points turn into one line and exit code 2 (besides ConfigError).
+ERRORS = (PredictError, TrainError, StoreError)
 
 
 def predict_main(argv: list[str] | None = None) -> int:
     """``genen-predict``."""
-    return _main(
+    return run_entry_point(
         "genen-predict",
         PredictConfig,
-        ("run_dir",),
+        __doc__,
         argv,
+        ("run_dir",),
         lambda c: predict(c.run_dir, c.store, c.top, c.rank_by),
+        ERRORS,
     )
 
 
@@ -123,4 +108,6 @@ def neighbors_main(argv: list[str] | None = None) -> int:
         refined = f"refined ({cfg.model.arch} on {cfg.data.graph}, {len(run.folds)} folds)"
         return format_neighbors(nb, refined, f"text ({cfg.data.features})")
 
-    return _main("genen-neighbors", NeighborsConfig, ("run_dir", "gene"), argv, body)
+    return run_entry_point(
+        "genen-neighbors", NeighborsConfig, __doc__, argv, ("run_dir", "gene"), body, ERRORS
+    )

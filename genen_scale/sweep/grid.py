@@ -90,11 +90,16 @@ def _matches(when: dict, keys: dict) -> bool:
     return True
 
 
-def config_hash(model: str, train: dict) -> str:
+def trial_id(model: str, cfg: TrainConfig) -> str:
     """12 hex digits: the trial's model and its training config's hash, the one a run's
     resume check uses (:func:`genen_scale.training.results.config_hash`)."""
-    digest = results.config_hash(from_mapping(TrainConfig, train))
+    digest = results.config_hash(cfg)
     return hashlib.sha256(f"{model}:{digest}".encode()).hexdigest()[:12]
+
+
+def config_hash(model: str, train: dict) -> str:
+    """:func:`trial_id` of a training config given as a mapping (a ``trial.json``)."""
+    return trial_id(model, from_mapping(TrainConfig, train))
 
 
 def expand(cfg: SweepConfig) -> list[TrialSpec]:
@@ -185,5 +190,5 @@ def _trial(cfg: SweepConfig, base: dict, keys: dict, option_keys: list[str]) -> 
         if _matches(o.when, keys):
             train = _merge(train, o.train)
     where = ", ".join(f"{k}={v}" for k, v in keys.items())
-    resolved = to_dict(from_mapping(TrainConfig, train, f"trial ({where})"))
-    return TrialSpec(config_hash(keys["model"], resolved), keys, resolved)
+    run_cfg = from_mapping(TrainConfig, train, f"trial ({where})")
+    return TrialSpec(trial_id(keys["model"], run_cfg), keys, to_dict(run_cfg))
