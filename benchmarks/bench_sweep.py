@@ -42,7 +42,7 @@ from bench_train import ensure_features  # noqa: E402  (sibling script, not a pa
 from genen_core.config import from_mapping  # noqa: E402
 from genen_core.provenance import git_revision  # noqa: E402
 from genen_core.store import GraphStore  # noqa: E402
-from genen_scale.local_ray import init_local_ray  # noqa: E402
+from genen_scale.ray_env.local_ray import init_local_ray  # noqa: E402
 from genen_scale.sweep.config import SweepConfig  # noqa: E402
 from genen_scale.sweep.grid import TrialSpec, expand  # noqa: E402
 from genen_scale.sweep.runner import run_sweep  # noqa: E402

@@ -179,10 +179,10 @@ def epoch_seconds(
     import dataclasses
     import time
 
-    from genen_scale.models import PRESETS, build_adjacency, build_model, propagate_input
-    from genen_scale.receptive import receptive_field
+    from genen_scale.models.gnn import PRESETS, build_adjacency, build_model, propagate_input
+    from genen_scale.models.receptive import receptive_field
     from genen_scale.sampling.loader import full_batch
-    from genen_scale.tasks import load_task
+    from genen_scale.tasks.task import load_task
     from genen_scale.training.worker import precision_context
 
     torch.set_num_threads(threads)
@@ -266,7 +266,7 @@ def spmm_width(store_path: str, threads: int, hidden: int = 256, folds: int = 5)
     stacking can save in propagation."""
     import time
 
-    from genen_scale.models import PRESETS, build_adjacency
+    from genen_scale.models.gnn import PRESETS, build_adjacency
     from genen_scale.sampling.loader import full_batch
 
     torch.set_num_threads(threads)

@@ -7,7 +7,7 @@ Usage::
                                 [--section.key value ...]
 
 ``--preset paper_recipe`` trains the run's task and model as the authors' notebooks did
-(epochs, learning rate and schedule, depth, width; ``genen_scale/paper_recipe.py``,
+(epochs, learning rate and schedule, depth, width; ``genen_scale/training/paper_recipe.py``,
 ``docs/paper-recipe.md``); ``--eval.protocol paper`` adds their splits.
 
 Without ``--data.store`` it trains on the embedded demo dataset (generated, ingested and
@@ -35,15 +35,15 @@ from genen_core.command_line import asks_for_help, help_text, parse_command_line
 from genen_core.config import ConfigError
 from genen_core.store import StoreError
 from genen_scale.demo import demo_overrides, demo_store
-from genen_scale.models import PRESETS
-from genen_scale.paper_recipe import PRESET as PAPER_RECIPE
-from genen_scale.paper_recipe import train_options
+from genen_scale.models.gnn import PRESETS
 from genen_scale.predict.cli import predict
 from genen_scale.predict.trained_run import PredictError
 from genen_scale.training.chain import run_chain
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.distributed import connect
 from genen_scale.training.inputs import TrainError
+from genen_scale.training.paper_recipe import PRESET as PAPER_RECIPE
+from genen_scale.training.paper_recipe import train_options
 from genen_scale.training.results import format_summary
 from genen_scale.training.run import run
 

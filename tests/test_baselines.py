@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from genen_scale.baselines import BaselineConfig, run_baseline
-from genen_scale.folds import make_folds
-from genen_scale.tasks import Task, load_task
+from genen_scale.tasks.baselines import BaselineConfig, run_baseline
+from genen_scale.tasks.folds import make_folds
+from genen_scale.tasks.task import Task, load_task
 
 # One small candidate per grid keeps the MLP tests to seconds on a shared machine.
 SMALL_MLP = BaselineConfig(mlp_hidden=(32,), mlp_alpha=(1e-3,), mlp_max_epochs=40)

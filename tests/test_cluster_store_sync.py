@@ -16,7 +16,7 @@ from conftest import build_tiny_store
 from train_helpers import small_args, train_store
 
 from genen_core.store import GraphStore, StoreError
-from genen_scale.store_sync import is_uri, local_store, store_location, sync_store
+from genen_scale.ray_env.store_sync import is_uri, local_store, store_location, sync_store
 from genen_scale.train import main as train_main
 
 
@@ -147,7 +147,7 @@ def test_listed_keys_never_land_outside_the_cache(remote, tmp_path, monkeypatch,
     store, uri = remote
     root = str(store.path.resolve())
     fs = pafs.PyFileSystem(ListsMore([f"{root}/{key}"]))
-    monkeypatch.setattr("genen_scale.store_sync.open_uri", lambda u: (fs, root))
+    monkeypatch.setattr("genen_scale.ray_env.store_sync.open_uri", lambda u: (fs, root))
     cache = tmp_path / "deep" / "er" / "cache"
     with pytest.raises(StoreError, match="lists the key .*nothing was copied"):
         sync_store(uri, cache)
@@ -170,7 +170,7 @@ def test_rewritten_features_of_the_same_shape_are_copied_again(remote, tmp_path)
 
 def test_large_files_are_fingerprinted_by_modification_time(remote, tmp_path, monkeypatch):
     store, uri = remote
-    monkeypatch.setattr("genen_scale.store_sync.CONTENT_BYTES", 0)  # every file is "large"
+    monkeypatch.setattr("genen_scale.ray_env.store_sync.CONTENT_BYTES", 0)  # every file is "large"
     first = sync_store(uri, tmp_path / "cache")
     manifest = store.path / "manifest.json"
     os.utime(manifest, ns=(manifest.stat().st_atime_ns, manifest.stat().st_mtime_ns + 10**9))
@@ -179,7 +179,7 @@ def test_large_files_are_fingerprinted_by_modification_time(remote, tmp_path, mo
 
 def test_unreachable_gs_store_gives_up_with_a_line(tmp_path, monkeypatch, caplog):
     """No network or credentials here (or a bucket that does not exist): it must end."""
-    monkeypatch.setattr("genen_scale.store_sync.REMOTE_TIMEOUT_S", 2)
+    monkeypatch.setattr("genen_scale.ray_env.store_sync.REMOTE_TIMEOUT_S", 2)
     start = time.monotonic()
     with caplog.at_level(logging.INFO), pytest.raises(StoreError, match="gs://genen-no-such"):
         sync_store("gs://genen-no-such-bucket-21/store", tmp_path / "cache")

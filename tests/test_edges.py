@@ -279,7 +279,7 @@ def test_real_labels_recover_renamed_genes(shared_data):
 
 
 def test_user_label_file_at_train_time_uses_the_store_aliases(tmp_path, raw):
-    from genen_scale.tasks import load_user_task
+    from genen_scale.tasks.task import load_user_task
 
     store = build(tmp_path, raw, {})
     aliases = store.aliases.to_pandas().set_index("alias")

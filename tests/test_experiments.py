@@ -9,10 +9,10 @@ from train_helpers import small_config, train_store
 
 from genen_core.config import ConfigError
 from genen_core.store import check_csr
-from genen_scale.folds import make_random_splits, with_validation
-from genen_scale.leakage import drop_nodes, leaky_go_nodes
-from genen_scale.metrics import evaluate_with_groups
-from genen_scale.tasks import load_task
+from genen_scale.models.leakage import drop_nodes, leaky_go_nodes
+from genen_scale.tasks.folds import make_random_splits, with_validation
+from genen_scale.tasks.metrics import evaluate_with_groups
+from genen_scale.tasks.task import load_task
 from genen_scale.training.inputs import load_inputs
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from genen_scale.folds import make_folds
-from genen_scale.tasks import Task, build_task
+from genen_scale.tasks.folds import make_folds
+from genen_scale.tasks.task import Task, build_task
 from ingest.labels import load_label_dir
 
 KINDS = ["binary", "multiclass", "multilabel", "regression"]

@@ -3,8 +3,9 @@
 Stages, in data-flow order: ``genen_core`` (the store format, config, provenance, the
 label-file format) < ``ingest`` < ``genen_scale`` < ``cluster`` / ``benchmarks``. A
 *library* module imports only its own stage and ``genen_core``; inside ``genen_scale`` it
-also keeps the sub-stage order :data:`GENEN_SCALE_ORDER` (shared task/metric modules <
-encode < sampling < models < training < sweep < report). Only the composition roots in
+also keeps the sub-stage order :data:`GENEN_SCALE_ORDER`, one folder per sub-stage
+(``tasks`` and ``ray_env`` < ``encode`` < ``sampling`` < ``models`` < ``training`` /
+``predict`` < ``sweep`` < ``report``). Only the composition roots in
 :data:`ENTRY_POINTS` (the demo bootstrap) may import across stages, and even
 they never import a later one. ``cluster`` and ``benchmarks`` are the last stage: their
 modules compose everything before them. Every ``import`` statement counts, including
@@ -23,15 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = {"genen_core": 0, "ingest": 1, "genen_scale": 2, "cluster": 3, "benchmarks": 3}
 # Modules of the last stage compose every earlier one (they are all entry points).
 LAST_STAGE = max(STAGES.values())
-# Sub-stages of genen_scale by module prefix; the longest matching prefix decides.
+# Sub-stages of genen_scale: one folder each, in data-flow order (README's table). The
+# two modules at the package root, ``train`` and ``demo``, are entry points.
 GENEN_SCALE_ORDER = {
-    "genen_scale": 0,  # tasks, kinds, folds, metrics, baselines, leakage, local_ray, ...
+    "genen_scale.tasks": 0,  # what is predicted and how it is scored: tasks, folds, metrics
+    "genen_scale.ray_env": 0,  # where Ray runs and how the store reaches each node
     "genen_scale.encode": 1,
     "genen_scale.sampling": 2,
-    "genen_scale.adjacency": 3,
-    "genen_scale.models": 3,
-    "genen_scale.receptive": 3,
-    "genen_scale.stacked": 3,
+    "genen_scale.models": 3,  # the GNNs and the graphs they propagate over
     "genen_scale.training": 4,
     "genen_scale.train": 4,
     "genen_scale.demo": 4,
@@ -93,6 +93,17 @@ def sub_stage_of(name: str) -> int | None:
     return GENEN_SCALE_ORDER[max(matches, key=len)] if matches else None
 
 
+def test_every_genen_scale_module_is_in_a_stage_folder():
+    """A new module lands in one of the folders above (or the test names its stage)."""
+    root = ROOT / "genen_scale"
+    loose = [
+        module_name(p, ROOT)
+        for p in sorted(root.rglob("*.py"))
+        if p != root / "__init__.py" and sub_stage_of(module_name(p, ROOT)) is None
+    ]
+    assert not loose, f"modules outside the stage folders of GENEN_SCALE_ORDER: {loose}"
+
+
 def check_module(module: str, imported: str, entry_points=ENTRY_POINTS) -> str | None:
     """Why ``module`` must not import ``imported``, or None when it may."""
     own, other = stage_of(module), stage_of(imported)
@@ -151,13 +162,13 @@ def write(root: Path, module: str, text: str) -> None:
 @pytest.mark.parametrize(
     ("module", "source", "imported", "why"),
     [
-        ("genen_core.store.csr", "from genen_scale.tasks import Task\n", "genen_scale.tasks", "later stage"),
+        ("genen_core.store.csr", "from genen_scale.tasks.task import Task\n", "genen_scale.tasks.task", "later stage"),
         ("genen_core.labels", "def f():\n    import ingest.idmap\n", "ingest.idmap", "later stage"),
         ("ingest.build", "from genen_scale import models\n", "genen_scale", "later stage"),
-        ("genen_scale.tasks", "def f():\n    from ingest.labels import x\n", "ingest.labels", "another stage"),
+        ("genen_scale.tasks.task", "def f():\n    from ingest.labels import x\n", "ingest.labels", "another stage"),
         ("genen_scale.sampling.loader", "from ..training import loop\n", "genen_scale.training", "sub-stage"),
-        ("genen_scale.models", "import genen_scale.sweep.grid\n", "genen_scale.sweep.grid", "sub-stage"),
-        ("genen_scale.metrics", "from tests.train_helpers import x\n", "tests.train_helpers", "tests"),
+        ("genen_scale.models.gnn", "import genen_scale.sweep.grid\n", "genen_scale.sweep.grid", "sub-stage"),
+        ("genen_scale.tasks.metrics", "from tests.train_helpers import x\n", "tests.train_helpers", "tests"),
     ],
 )  # fmt: skip
 def test_the_checker_catches_violations(tmp_path, module, source, imported, why):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from genen_core.labels import KINDS
-from genen_scale.kinds import BY_NAME, Binary, Regression, TaskKind, task_kind
+from genen_scale.tasks.kinds import BY_NAME, Binary, Regression, TaskKind, task_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def kind_name_comparisons(path: Path):
 
 
 def test_no_branch_on_a_kind_name_outside_the_kinds():
-    """Callers call the kind's methods; only genen_scale/kinds.py defines per-kind code
+    """Callers call the kind's methods; only genen_scale/tasks/kinds.py defines per-kind code
     (genen_core.labels, the file format, decides which name a file's task gets)."""
     found = [
         f"{path.relative_to(ROOT)}:{line}: {text}"

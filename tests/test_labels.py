@@ -295,7 +295,7 @@ def test_old_task_name_loads_the_renamed_task(real_labels):
     from pathlib import Path
     from types import SimpleNamespace
 
-    from genen_scale.tasks import load_task
+    from genen_scale.tasks.task import load_task
 
     table, tasks = real_labels
     rows = table.filter(pc.equal(table["task"], "tf_target_type_multilabel"))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from genen_scale.kinds import MetricWarning
-from genen_scale.metrics import (
+from genen_scale.tasks.kinds import MetricWarning
+from genen_scale.tasks.metrics import (
     choose_threshold,
     evaluate,
     evaluate_by_group,

@@ -10,7 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from genen_core.store import csr_from_edges
-from genen_scale.models import PRESETS, ModelConfig, build_adjacency, build_model, propagate_input
+from genen_scale.models.gnn import (
+    PRESETS,
+    ModelConfig,
+    build_adjacency,
+    build_model,
+    propagate_input,
+)
 from genen_scale.sampling import full_batch, make_neighbor_loader
 
 VARIANTS = [
@@ -229,7 +235,7 @@ def test_sparse_adjacency_equals_edge_index_path(edge_weight, output):
 def test_stacked_subset_computes_those_models_alone(graph, output):
     """``StackedGCN(models=[...])``: the chosen models' outputs, as in the full pass, with
     gradients only in their slices (stopped folds drop out of the pass)."""
-    from genen_scale.stacked import StackedGCN
+    from genen_scale.models.stacked import StackedGCN
 
     csr, x, data = graph
     cfg = small_cfg("gcn", output, "none", dropout=0.0)
@@ -249,7 +255,7 @@ def test_stacked_subset_computes_those_models_alone(graph, output):
 
 
 def test_keep_mask_is_bernoulli_and_follows_its_generator():
-    from genen_scale.models import keep_mask
+    from genen_scale.models.gnn import keep_mask
 
     draw = lambda keep, seed: keep_mask((400, 300), keep, torch.Generator().manual_seed(seed), None)  # noqa: E731
     for keep in (0.5, 0.8, 0.9):
@@ -268,7 +274,7 @@ def test_receptive_field_equals_the_whole_graph_at_the_seeds(tiny_store, arch, o
     """A full batch trimmed to the seeds' receptive field, layer by layer, gives the whole
     graph's outputs and parameter gradients at the seeds, and computes fewer rows (on the
     PPI graph the GO nodes are out of every gene's reach)."""
-    from genen_scale.receptive import receptive_field
+    from genen_scale.models.receptive import receptive_field
 
     x = np.random.default_rng(0).standard_normal((tiny_store.num_nodes, 12)).astype(np.float32)
     data = full_batch(tiny_store.csr("ppi"), x)
@@ -306,8 +312,8 @@ def test_receptive_field_equals_the_whole_graph_at_the_seeds(tiny_store, arch, o
 
 
 def test_stacked_receptive_field_equals_the_whole_graph(graph):
-    from genen_scale.receptive import receptive_field
-    from genen_scale.stacked import StackedGCN
+    from genen_scale.models.receptive import receptive_field
+    from genen_scale.models.stacked import StackedGCN
 
     csr, x, data = graph
     cfg = small_cfg("gcn", "conv", "none", layers=2)
@@ -328,7 +334,7 @@ def test_stacked_receptive_field_equals_the_whole_graph(graph):
 
 
 def test_propagate_first_picks_the_cheaper_order():
-    from genen_scale.adjacency import Adjacency, propagate_first
+    from genen_scale.models.adjacency import Adjacency, propagate_first
 
     i = torch.arange(99)
     path = torch.cat([torch.stack([i, i + 1]), torch.stack([i + 1, i])], dim=1)

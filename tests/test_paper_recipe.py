@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from genen_core.config import ConfigError, from_mapping
-from genen_scale.paper_recipe import RECIPES, recipe
 from genen_scale.train import parse_args
 from genen_scale.training import TrainConfig
+from genen_scale.training.paper_recipe import RECIPES, recipe
 
 
 def test_preset_resolves_to_the_cited_numbers():
@@ -56,7 +56,7 @@ def test_every_recipe_is_a_valid_config_with_a_citation(task, arch):
     assert all(
         cite.endswith(tuple("0123456789")) for k, (_, cite) in options.items() if k != "model.arch"
     )
-    from genen_scale.paper_recipe import train_options
+    from genen_scale.training.paper_recipe import train_options
 
     from_mapping(TrainConfig, {"data": {"task": task}, **train_options(task, arch)})
 
@@ -108,7 +108,7 @@ train = { optim = { epochs = 9 } }
 def test_the_doc_holds_the_tables_the_code_resolves():
     from pathlib import Path
 
-    from genen_scale.paper_recipe import markdown_table
+    from genen_scale.training.paper_recipe import markdown_table
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "paper-recipe.md").read_text()
     assert markdown_table("gcn") in doc and markdown_table("gat") in doc

@@ -70,7 +70,7 @@ def test_encode_starts_its_ray_the_same_way(monkeypatch):
         raise Started(kwargs)
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
-    monkeypatch.setattr("genen_scale.local_ray.init_local_ray", fake_init)
+    monkeypatch.setattr("genen_scale.ray_env.local_ray.init_local_ray", fake_init)
     cfg = tiny_cfg("unused-model", use_ray=True, num_actors=1, threads_per_actor=1)
     with pytest.raises(Started):
         _Runner(cfg).__enter__()

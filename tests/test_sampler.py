@@ -274,7 +274,7 @@ def test_batch_features_are_the_memmapped_rows_of_its_nodes(tiny_store, tmp_path
 def test_training_batches_come_in_csr_order(tiny_store, monkeypatch):
     """GraphBatches hands the model edges grouped by target whether or not the backend
     emits them so (the native sampler does; a compiled one need not)."""
-    from genen_scale.models import ModelConfig
+    from genen_scale.models.gnn import ModelConfig
     from genen_scale.training import batches as batches_mod
 
     csr = tiny_store.csr("go_ppi")
@@ -312,7 +312,7 @@ def test_training_batches_come_in_csr_order(tiny_store, monkeypatch):
 def test_training_batches_gather_x_rows_of_the_sampled_nodes(tiny_store):
     """GraphBatches gathers x itself (the loader samples without features): each batch's
     x is the float32 rows of the nodes the loader samples for the same seed, seeds first."""
-    from genen_scale.models import ModelConfig
+    from genen_scale.models.gnn import ModelConfig
     from genen_scale.training.batches import GraphBatches
 
     csr = tiny_store.csr("go_ppi")

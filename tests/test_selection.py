@@ -12,9 +12,9 @@ import pytest
 import torch
 from train_helpers import small_config, train_store
 
-from genen_scale.fold_result import Predictions
-from genen_scale.metrics import choose_threshold, evaluate
 from genen_scale.report.selection import Replay, replay
+from genen_scale.tasks.fold_result import Predictions
+from genen_scale.tasks.metrics import choose_threshold, evaluate
 from genen_scale.training import run
 from genen_scale.training.config import OptimConfig
 from genen_scale.training.evaluation import ValScore

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from genen_core.store import LABELS, GraphStore
-from genen_scale.tasks import Task, build_task, load_task, load_user_task
+from genen_scale.tasks.task import Task, build_task, load_task, load_user_task
 
 
 def _with_extra_labels(store: GraphStore, rows: dict) -> GraphStore:
@@ -52,7 +52,7 @@ def test_genes_absent_from_graph_are_counted_and_warned(tiny_store, caplog):
         tiny_store,
         {"task": ["toy_binary"] * 3, "gene": absent, "node": [-1] * 3, "label": [0.0, 1.0, 1.0]},
     )
-    with caplog.at_level(logging.WARNING, logger="genen_scale.tasks"):
+    with caplog.at_level(logging.WARNING, logger="genen_scale.tasks.task"):
         task = load_task(store, "toy_binary")
 
     assert task.missing_genes == sorted(absent)

@@ -13,8 +13,8 @@ import torch
 from train_helpers import FEATURES, small_args, small_config, train_store
 
 from genen_core.config import ConfigError
-from genen_scale.models import build_model
-from genen_scale.tasks import load_task
+from genen_scale.models.gnn import build_model
+from genen_scale.tasks.task import load_task
 from genen_scale.train import main, parse_args
 from genen_scale.training import TrainError, run, stacked_loop
 from genen_scale.training import loop as loop_module

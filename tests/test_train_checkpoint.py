@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from train_helpers import small_config, train_store
 
-from genen_scale.metrics import evaluate
+from genen_scale.tasks.metrics import evaluate
 from genen_scale.training import TrainError, run
 from genen_scale.training.checkpoint import STATE_JSON, STATE_TENSORS
 

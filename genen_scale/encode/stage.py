@@ -176,7 +176,7 @@ class _Runner:
         import ray
 
         from genen_scale.encode.pool import RayEncoderPool
-        from genen_scale.local_ray import init_local_ray
+        from genen_scale.ray_env.local_ray import init_local_ray
 
         if not ray.is_initialized():
             init_local_ray()  # bound to 127.0.0.1

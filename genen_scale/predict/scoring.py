@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genen_scale.models import build_model
+from genen_scale.models.gnn import build_model
 from genen_scale.predict.trained_run import TrainedRun
 from genen_scale.training.batches import run_batches, stacks_folds
 from genen_scale.training.evaluation import infer
@@ -33,7 +33,7 @@ class GenomeScores:
 
     Attributes:
         folds: Fold indices, in the order of ``per_fold``.
-        per_fold: Each fold model's scores, laid out as :meth:`genen_scale.tasks.Task.scores`
+        per_fold: Each fold model's scores, laid out as :meth:`genen_scale.tasks.task.Task.scores`
             returns them (binary P(class 1), class or label probabilities, the value).
 
     Shapes:

@@ -31,12 +31,12 @@ import pandas as pd
 from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
 from genen_core.config import ConfigError
 from genen_core.store import GraphStore, StoreError
-from genen_scale.kinds import SingleLabelClassification
 from genen_scale.predict.trained_run import PredictError
 from genen_scale.report import figures, paired, tables
 from genen_scale.report.run_report import RunReportConfig, build_run_report, is_training_run
 from genen_scale.sweep.config import BASELINE_MODELS, GRID_KEYS
-from genen_scale.tasks import load_task
+from genen_scale.tasks.kinds import SingleLabelClassification
+from genen_scale.tasks.task import load_task
 from genen_scale.training.inputs import TrainError
 
 log = logging.getLogger("genen_scale.report")

@@ -27,11 +27,11 @@ import numpy as np
 from genen_core.command_line import run_entry_point
 from genen_core.labels import LABEL_SUFFIXES
 from genen_core.store import StoreError
-from genen_scale.leakage import GO_NAMESPACES
+from genen_scale.models.leakage import GO_NAMESPACES
 from genen_scale.predict.trained_run import PredictError, TrainedRun
 from genen_scale.report.go_enrichment import Enrichment, enrich, go_annotations, kmeans_clusters
 from genen_scale.report.tables import markdown
-from genen_scale.tasks import load_task, load_user_task
+from genen_scale.tasks.task import load_task, load_user_task
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Paired per-fold evidence: two numbers measured on the same test folds, compared fold by fold.
 
-Folds depend only on the task, the protocol and the seed (:mod:`genen_scale.folds`), and
+Folds depend only on the task, the protocol and the seed (:mod:`genen_scale.tasks.folds`), and
 the masked genes on the masking rate and the seed, so two trials that share ``task``,
 ``seed``, ``protocol`` and ``mask_rate`` tested the same genes in fold ``i``: their
 fold-``i`` rows pair. A GNN cell pairs with the text baselines' rows this way (baselines

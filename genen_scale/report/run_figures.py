@@ -25,8 +25,8 @@ from sklearn.metrics import (  # noqa: E402
     roc_curve,
 )
 
-from genen_scale.kinds import Binary, Multiclass, Regression, TaskKind  # noqa: E402
 from genen_scale.report.figures import _save  # noqa: E402
+from genen_scale.tasks.kinds import Binary, Multiclass, Regression, TaskKind  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genen_scale.metrics import primary_metric
 from genen_scale.predict.genome import top_unlabelled
 from genen_scale.predict.tables import GENOME_PREDICTIONS
 from genen_scale.predict.trained_run import PredictError, TrainedRun
@@ -26,6 +25,7 @@ from genen_scale.report.origin import generated_store
 from genen_scale.report.published import GENEN_GCN_AUC, TASK_TITLES
 from genen_scale.report.run_figures import FIGURES
 from genen_scale.report.tables import MISSING, markdown, mean_sd
+from genen_scale.tasks.metrics import primary_metric
 from genen_scale.training.inputs import open_task
 
 log = logging.getLogger(__name__)

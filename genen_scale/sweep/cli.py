@@ -26,7 +26,7 @@ from typing import Any
 from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
 from genen_core.config import CliText, ConfigError
 from genen_core.store import StoreError
-from genen_scale.local_ray import join_or_start
+from genen_scale.ray_env.local_ray import join_or_start
 from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.demo import DEMO_SWEEP, with_demo_store
 from genen_scale.sweep.grid import expand

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from genen_core.config import ConfigError
 from genen_core.store import parse_graph_spec
-from genen_scale.leakage import check_go_filter
+from genen_scale.models.leakage import check_go_filter
 
 GNN_MODELS = ("gcn", "gat")
 BASELINE_MODELS = ("logreg", "mlp")
@@ -47,7 +47,7 @@ NO_LEAKAGE_FILTER = "none"
 
 @dataclass
 class LeakageConfig:
-    """A named run-time GO filter (see :mod:`genen_scale.leakage`)."""
+    """A named run-time GO filter (see :mod:`genen_scale.models.leakage`)."""
 
     name: str = ""
     """How grids refer to it (``grid.leakage``) and how results label it."""
@@ -106,7 +106,7 @@ class GridConfig:
     recipes: list[Literal["ours", "paper"]] = field(default_factory=lambda: ["ours"])
     """Training recipes of the GNN trials: ``ours`` (the ``[train]`` options) or
     ``paper``, the authors' recipe of each trial's task and model on top of them
-    (:mod:`genen_scale.paper_recipe`). A grid that lists ``paper`` gives its trials, and
+    (:mod:`genen_scale.training.paper_recipe`). A grid that lists ``paper`` gives its trials, and
     their rows, a ``recipe`` key (baselines: ``none``)."""
     options: dict[str, Any] = field(default_factory=dict)
     """Extra axes over any training option: dotted key -> list of values (applied after

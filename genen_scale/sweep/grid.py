@@ -17,7 +17,6 @@ from tqdm.auto import tqdm
 
 from genen_core.config import ConfigError, from_mapping, to_dict
 from genen_core.store import VARIANTS, parse_graph_spec
-from genen_scale.paper_recipe import train_options
 from genen_scale.sweep.config import (
     BASELINE_MODELS,
     GRID_KEYS,
@@ -26,6 +25,7 @@ from genen_scale.sweep.config import (
 )
 from genen_scale.training import results
 from genen_scale.training.config import TrainConfig
+from genen_scale.training.paper_recipe import train_options
 
 # Graph-free models have no graph and no GO filter; their trials carry this key value.
 NO_GRAPH = "none"

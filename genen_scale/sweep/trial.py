@@ -10,7 +10,7 @@ rows an uninterrupted one would have.
 GNN trials call :func:`genen_scale.training.run.run` (in process with
 ``scaling.num_workers = 0``, or Ray Train workers inside the trial); baseline trials
 read the same inputs and folds (:func:`~genen_scale.training.inputs.load_inputs`) and
-run :func:`~genen_scale.baselines.run_baseline`. On ``paper``-protocol splits, which have
+run :func:`~genen_scale.tasks.baselines.run_baseline`. On ``paper``-protocol splits, which have
 no validation genes, a baseline carves its model-selection split from the training genes.
 """
 
@@ -30,12 +30,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from genen_core.provenance import git_revision
-from genen_scale.baselines import run_baseline
-from genen_scale.fold_result import predictions_table
-from genen_scale.folds import with_validation
-from genen_scale.metrics import primary_metric
 from genen_scale.sweep.grid import TrialSpec
 from genen_scale.sweep.layout import ERROR, HISTORY, ROWS, SPEC, TRIALS_DIR, trial_dir
+from genen_scale.tasks.baselines import run_baseline
+from genen_scale.tasks.fold_result import predictions_table
+from genen_scale.tasks.folds import with_validation
+from genen_scale.tasks.metrics import primary_metric
 from genen_scale.training import results
 from genen_scale.training.config import TrainConfig
 from genen_scale.training.run import prepare, run

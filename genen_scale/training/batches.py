@@ -21,11 +21,11 @@ import torch
 from torch import Tensor
 
 from genen_core.store import CSR
-from genen_scale.adjacency import Adjacency
-from genen_scale.models import ModelConfig, build_adjacency, propagate_input
-from genen_scale.receptive import LayerGraph, ReceptiveField, receptive_field
+from genen_scale.models.adjacency import Adjacency
+from genen_scale.models.gnn import ModelConfig, build_adjacency, propagate_input
+from genen_scale.models.receptive import LayerGraph, ReceptiveField, receptive_field
+from genen_scale.models.stacked import can_stack
 from genen_scale.sampling.loader import full_batch, make_neighbor_loader
-from genen_scale.stacked import can_stack
 from genen_scale.training.config import DataConfig, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Batch:
         ax: ``adj @ x`` for the first GCN layer where it can be precomputed (full batch,
             fixed weights), else None.
         layers: Each layer's graph when the batch is the trimmed receptive field of the
-            run's genes (:mod:`genen_scale.receptive`); ``x``/``ax`` then hold its nodes.
+            run's genes (:mod:`genen_scale.models.receptive`); ``x``/``ax`` then hold its nodes.
 
     Shapes:
         x: ``[n, dim]``; edge_index: ``[2, m]`` local ids (source, target);

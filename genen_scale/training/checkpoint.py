@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from genen_scale.fold_result import FoldResult, Predictions
+from genen_scale.tasks.fold_result import FoldResult, Predictions
 from genen_scale.training.evaluation import FoldOutputs
 from genen_scale.training.inputs import TrainError
 from genen_scale.training.worker import FoldState
@@ -65,7 +65,7 @@ def save_state(
         tensors: ``{"model": state_dict, "optim": state_dict}`` and, with a learning-rate
             schedule, ``"sched"`` (its state: plain numbers) (``{}`` between folds);
             the best weights are taken from ``states``.
-        stacked: ``model`` is a :class:`~genen_scale.stacked.StackedGCN`.
+        stacked: ``model`` is a :class:`~genen_scale.models.stacked.StackedGCN`.
     """
     directory.mkdir(parents=True, exist_ok=True)
     states = states if folds else []  # between folds nothing is in progress

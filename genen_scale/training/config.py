@@ -1,6 +1,6 @@
 """Configuration of a training run: sections owned by the parts of the run that read them.
 
-``TrainConfig`` composes :class:`~genen_scale.models.ModelConfig` (the model's own section)
+``TrainConfig`` composes :class:`~genen_scale.models.gnn.ModelConfig` (the model's own section)
 with the sections below; :func:`genen_core.config.load_config` fills it from defaults, a
 YAML/TOML file and ``--section.key value`` overrides, rejecting unknown keys. Each
 function is handed only the section it needs.
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from genen_core.store import parse_graph_spec
-from genen_scale.leakage import check_go_filter
-from genen_scale.models import ModelConfig
+from genen_scale.models.gnn import ModelConfig
+from genen_scale.models.leakage import check_go_filter
 
 DEFAULT_FANOUT = 10
 # Config fields that say where a run is written, whether it resumes and which cluster it
@@ -33,7 +33,7 @@ class DataConfig:
     store: str | None = None
     """Path of a graph store (``genen-ingest``), or a URI (``file://``, ``s3://``,
     ``gs://``) that each node copies once to ``store_cache`` (see
-    ``genen_scale.store_sync``); None: ``genen-train`` builds and uses the embedded
+    ``genen_scale.ray_env.store_sync``); None: ``genen-train`` builds and uses the embedded
     demo (:mod:`genen_scale.demo`)."""
     store_cache: str = "~/.cache/genen_scale/stores"
     """Local directory of each node where a store given as a URI is copied."""
@@ -90,7 +90,7 @@ class DataConfig:
     is full batch, with a warning."""
     receptive_field: bool = True
     """In full batch, compute only what the task's genes read: the nodes within the
-    model's hops of them, trimmed per layer (:mod:`genen_scale.receptive`; exact at the
+    model's hops of them, trimmed per layer (:mod:`genen_scale.models.receptive`; exact at the
     genes, the dropout masks differ). false: every node of the graph every layer."""
     full_batch_memory_gb: float = 8.0
     """Memory budget of ``full_batch = auto`` (GiB per worker, estimated: features, the

@@ -39,11 +39,11 @@ import torch
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from genen_scale.folds import Fold
-from genen_scale.local_ray import join_or_start
-from genen_scale.models import build_model
-from genen_scale.stacked import StackedGCN
-from genen_scale.store_sync import store_location
+from genen_scale.models.gnn import build_model
+from genen_scale.models.stacked import StackedGCN
+from genen_scale.ray_env.local_ray import join_or_start
+from genen_scale.ray_env.store_sync import store_location
+from genen_scale.tasks.folds import Fold
 from genen_scale.training.batches import GraphBatches, run_batches, stacks_folds
 from genen_scale.training.checkpoint import (
     initial_weights,

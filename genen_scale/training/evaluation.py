@@ -18,9 +18,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genen_scale.fold_result import FoldResult, Predictions
-from genen_scale.folds import Fold
-from genen_scale.metrics import choose_threshold, evaluate, evaluate_with_groups, primary_metric
+from genen_scale.tasks.fold_result import FoldResult, Predictions
+from genen_scale.tasks.folds import Fold
+from genen_scale.tasks.metrics import (
+    choose_threshold,
+    evaluate,
+    evaluate_with_groups,
+    primary_metric,
+)
 from genen_scale.training.batches import GraphBatches
 from genen_scale.training.inputs import RunInputs
 from genen_scale.training.worker import EVAL_STREAM, FoldState, WorkerEnv, unwrap

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from genen_core.store import CSR, GraphStore, StoreError
-from genen_scale.folds import Fold, make_folds, make_random_splits
-from genen_scale.leakage import drop_nodes, leaky_go_nodes
-from genen_scale.metrics import MASKED, UNMASKED, study_groups
-from genen_scale.store_sync import local_store
-from genen_scale.tasks import Task, load_task, load_user_task
+from genen_scale.models.leakage import drop_nodes, leaky_go_nodes
+from genen_scale.ray_env.store_sync import local_store
+from genen_scale.tasks.folds import Fold, make_folds, make_random_splits
+from genen_scale.tasks.metrics import MASKED, UNMASKED, study_groups
+from genen_scale.tasks.task import Task, load_task, load_user_task
 from genen_scale.training.config import DataConfig, EvalConfig
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class RunInputs:
         folds: The folds to run, in order.
         node_row: Row of ``task.y`` of each node, -1 for unlabelled nodes.
         study_group: The groups of each task gene that test metrics are also reported
-            for (:func:`genen_scale.metrics.evaluate_with_groups`): column 0
+            for (:func:`genen_scale.tasks.metrics.evaluate_with_groups`): column 0
             ``less_studied`` / ``well_studied``, split at ``data.study_threshold`` words
             (default the median word count of the task's gene texts: the paper's
             knowledge-bias proxy); column 1 ``masked`` / ``unmasked`` (text hidden or not).
@@ -193,7 +193,7 @@ def load_graph(store: GraphStore, data: DataConfig):
     """The run's graph variant, without the GO terms ``data.exclude_go_*`` names.
 
     With no exclusion this is the store's memory-mapped CSR; otherwise an in-memory copy
-    without those terms' edges (:mod:`genen_scale.leakage`).
+    without those terms' edges (:mod:`genen_scale.models.leakage`).
     """
     csr = store.graph(data.graph)
     if data.exclude_go_terms is None and not (data.exclude_go_namespace or data.exclude_go_random):

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from genen_scale.folds import Fold
-from genen_scale.metrics import primary_metric
+from genen_scale.tasks.folds import Fold
+from genen_scale.tasks.metrics import primary_metric
 from genen_scale.training.batches import GraphBatches
 from genen_scale.training.config import OptimConfig
 from genen_scale.training.evaluation import FoldOutputs, ValScore, finish_fold, validate
@@ -229,7 +229,7 @@ def train_fold(
         env: Rank, world size and device.
         state: Where the fold stands; updated in place each epoch.
         on_epoch: Called after every epoch with the updated state (checkpointing).
-        model_name: ``model`` of the :class:`~genen_scale.fold_result.FoldResult`.
+        model_name: ``model`` of the :class:`~genen_scale.tasks.fold_result.FoldResult`.
         scheduler: The learning-rate schedule (:func:`make_scheduler`), restored by the
             caller when resuming; None: a constant rate.
     """

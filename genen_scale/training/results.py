@@ -10,7 +10,7 @@ Layout of ``<output_dir>/<run name>/``::
     metrics.parquet|.json     one row per (model, fold): the GNN and each baseline, test
                               metrics plus ``val_<primary>`` and the GNN's best epoch
     predictions.parquet       val/test predictions of every (model, fold), see
-                              genen_scale.fold_result
+                              genen_scale.tasks.fold_result
     history.json              per fold, the GNN's per-epoch log (loss, val metric, seeds/s)
     embeddings_fold{k}.npy    float32 [num_genes, hidden]: fold k's best model's last hidden
                               layer for every gene, row i = node i
@@ -41,10 +41,10 @@ import yaml
 from genen_core.config import config_digest, to_dict
 from genen_core.provenance import git_revision
 from genen_core.store import GraphStore
-from genen_scale.fold_result import FoldResult, predictions_table
-from genen_scale.kinds import TaskKind
-from genen_scale.metrics import LESS_STUDIED, WELL_STUDIED, primary_metric, summarize
-from genen_scale.tasks import Task
+from genen_scale.tasks.fold_result import FoldResult, predictions_table
+from genen_scale.tasks.kinds import TaskKind
+from genen_scale.tasks.metrics import LESS_STUDIED, WELL_STUDIED, primary_metric, summarize
+from genen_scale.tasks.task import Task
 from genen_scale.training.config import NOT_HASHED, RESULTS_VERSION, TrainConfig
 from genen_scale.training.inputs import TrainError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genen_scale.baselines import run_baseline
+from genen_scale.tasks.baselines import run_baseline
 from genen_scale.training import results
 from genen_scale.training.checkpoint import initial_weights, load_fold, verify_checkpoints
 from genen_scale.training.config import TrainConfig

@@ -21,10 +21,10 @@ from collections.abc import Callable
 
 import torch
 
-from genen_scale.folds import Fold
-from genen_scale.metrics import primary_metric
-from genen_scale.models import build_model
-from genen_scale.stacked import StackedGCN
+from genen_scale.models.gnn import build_model
+from genen_scale.models.stacked import StackedGCN
+from genen_scale.tasks.folds import Fold
+from genen_scale.tasks.metrics import primary_metric
 from genen_scale.training.batches import GraphBatches
 from genen_scale.training.config import OptimConfig
 from genen_scale.training.evaluation import FoldOutputs, ValScore, finish_fold

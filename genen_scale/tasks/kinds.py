@@ -34,7 +34,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from genen_core.labels import KINDS
-from genen_scale.metric_primitives import (  # MetricWarning: re-exported for callers
+from genen_scale.tasks.metric_primitives import (  # MetricWarning: re-exported for callers
     MetricWarning,
     best_f1_threshold,
     correlation,

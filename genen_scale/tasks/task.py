@@ -2,7 +2,7 @@
 
 A :class:`Task` is what the trainer, the folds and the baselines share. What its kind
 decides (targets, outputs, loss, scores, metrics, strata, baselines) is the kind
-object's (:mod:`genen_scale.kinds`, with the table of ``y`` per kind). In
+object's (:mod:`genen_scale.tasks.kinds`, with the table of ``y`` per kind). In
 ``labels.parquet`` a classification label is the index of its class in
 ``manifest["tasks"][task]["classes"]``; a multilabel task has one row per (gene, class).
 """
@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from genen_core.labels import KINDS, TASK_ALIASES, load_label_file
 from genen_core.store import GraphStore
-from genen_scale.kinds import TaskKind, task_kind
+from genen_scale.tasks.kinds import TaskKind, task_kind
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,10 @@ class Task:
 
     Attributes:
         name: Task name (a key of ``manifest["tasks"]`` or a user file stem).
-        kind: The :class:`~genen_scale.kinds.TaskKind` (given as one or by its name:
+        kind: The :class:`~genen_scale.tasks.kinds.TaskKind` (given as one or by its name:
             ``binary``, ``multiclass``, ``multilabel``, ``regression``).
         nodes: int64 ``[n]`` graph node ids of the labelled genes, unique.
-        y: Targets aligned with ``nodes`` (see :mod:`genen_scale.kinds` for dtype and shape).
+        y: Targets aligned with ``nodes`` (see :mod:`genen_scale.tasks.kinds` for dtype and shape).
         classes: Class names; ``y`` (or the multi-hot column) indexes into it. Empty
             for regression.
         missing_genes: Labelled genes that are not nodes of the graph (dropped).
@@ -69,16 +69,16 @@ class Task:
         return self.kind.num_outputs(len(self.classes))
 
     def loss(self, logits, y):
-        """Training loss of the kind (:meth:`genen_scale.kinds.TaskKind.loss`)."""
+        """Training loss of the kind (:meth:`genen_scale.tasks.kinds.TaskKind.loss`)."""
         return self.kind.loss(logits, y)
 
     def scores(self, logits) -> np.ndarray:
-        """Model outputs as scores (:meth:`genen_scale.kinds.TaskKind.scores`)."""
+        """Model outputs as scores (:meth:`genen_scale.tasks.kinds.TaskKind.scores`)."""
         return self.kind.scores(logits)
 
     def stratify_key(self, n_bins: int = 10) -> np.ndarray:
         """An int64 ``[n]`` stratum per gene for stratified splits
-        (:meth:`genen_scale.kinds.TaskKind.stratify_key`: the class, the quantile bin of a
+        (:meth:`genen_scale.tasks.kinds.TaskKind.stratify_key`: the class, the quantile bin of a
         regression target, or the rarest positive label)."""
         return self.kind.stratify_key(self.y, len(self.classes), n_bins)
 

@@ -6,7 +6,7 @@ metrics of any grouping (masked/unmasked, study groups) can be recomputed withou
 retraining. Columns:
 
 ``model`` (str), ``fold`` (int), ``split`` (``val`` / ``test``), ``node`` (store node
-id), ``label`` and ``score``, laid out by task kind as :meth:`genen_scale.tasks.Task.scores`
+id), ``label`` and ``score``, laid out by task kind as :meth:`genen_scale.tasks.task.Task.scores`
 returns them:
 
 =============  ==========================  ===========================================

@@ -1,18 +1,18 @@
 """Evaluation metrics of any task kind, fold summaries and the knowledge-bias grouping.
 
-Each kind computes its own metrics (:meth:`genen_scale.kinds.TaskKind.evaluate`); the
+Each kind computes its own metrics (:meth:`genen_scale.tasks.kinds.TaskKind.evaluate`); the
 functions here take a kind or its name. ``scores`` are what
-:meth:`genen_scale.tasks.Task.scores` returns: P(class 1) for binary tasks, class
+:meth:`genen_scale.tasks.task.Task.scores` returns: P(class 1) for binary tasks, class
 probabilities for multiclass, per-label probabilities for multilabel and the predicted
 value for regression. A metric that is undefined on a fold is NaN with a
-:class:`~genen_scale.kinds.MetricWarning`; :func:`summarize` then averages the others.
+:class:`~genen_scale.tasks.kinds.MetricWarning`; :func:`summarize` then averages the others.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from genen_scale.kinds import TaskKind, task_kind
+from genen_scale.tasks.kinds import TaskKind, task_kind
 
 LESS_STUDIED = "less_studied"
 WELL_STUDIED = "well_studied"
@@ -47,7 +47,7 @@ def evaluate(
 
 def choose_threshold(kind: str | TaskKind, y_true, scores) -> float | None:
     """The binary decision threshold of the highest macro F1 on ``(y_true, scores)``; None
-    for other kinds (:meth:`genen_scale.kinds.TaskKind.choose_threshold`). Pass validation
+    for other kinds (:meth:`genen_scale.tasks.kinds.TaskKind.choose_threshold`). Pass validation
     predictions (training ones where there is no validation split), never test ones."""
     return task_kind(kind).choose_threshold(y_true, scores)
 

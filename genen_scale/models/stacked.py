@@ -2,7 +2,7 @@
 
 The folds of a cross-validation run (and sweep trials of one architecture over one graph)
 differ only in which labels they see. :class:`StackedGCN` holds the weights of K
-:class:`~genen_scale.models.GenenGNN` GCNs stacked along a leading fold axis and runs
+:class:`~genen_scale.models.gnn.GenenGNN` GCNs stacked along a leading fold axis and runs
 them in one pass: each layer transforms ``[N, K, in]`` with a batched matmul and
 propagates ``[N, K x out]`` with ONE sparse-dense matmul, so the adjacency is read once
 per layer for all K instead of K times. Fold ``k`` of the stack computes exactly what
@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genen_scale.adjacency import Adjacency, propagate_first
-from genen_scale.models import GenenGNN, ModelConfig, dropout, keep_mask
-from genen_scale.receptive import LayerGraph
+from genen_scale.models.adjacency import Adjacency, propagate_first
+from genen_scale.models.gnn import GenenGNN, ModelConfig, dropout, keep_mask
+from genen_scale.models.receptive import LayerGraph
 
 
 def can_stack(cfg: ModelConfig) -> bool:
@@ -122,13 +122,13 @@ class StackedGCN(nn.Module):
         Args:
             x: Node features (shared by all models).
             adj: The graph's adjacency with cached values
-                (:func:`~genen_scale.models.build_adjacency`).
+                (:func:`~genen_scale.models.gnn.build_adjacency`).
             ax: ``adj.matmul(x)``, precomputed; the first layer then skips propagation.
             generators: One dropout stream per computed model (the lone models' streams).
             models: Which of the K models to compute (None: all). Folds that have stopped
                 early drop out of the pass, so the last folds to stop do not pay for the
                 others; a model's outputs do not depend on which others are computed.
-            layers: Each layer's graph in a trimmed full batch (:mod:`genen_scale.receptive`;
+            layers: Each layer's graph in a trimmed full batch (:mod:`genen_scale.models.receptive`;
                 ``x``/``ax`` then hold the field's nodes), as in :meth:`GenenGNN.forward`.
 
         Shapes:

@@ -3,7 +3,7 @@
 The models know nothing of Ray or of sampling: they take node features and a (sampled or
 full) ``edge_index`` in PyG's ``[source, target]`` convention and return one row per
 node. Ray Train wraps them elsewhere. GCN propagates as one sparse-dense matmul per layer
-when handed the graph's normalised :class:`~genen_scale.adjacency.Adjacency`
+when handed the graph's normalised :class:`~genen_scale.models.adjacency.Adjacency`
 (:func:`build_adjacency`, built once per graph or batch); without it GCNConv's
 ``edge_index`` path runs, kept as the reference the sparse path is tested against.
 
@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv
 
-from genen_scale.adjacency import Adjacency, propagate_first
-from genen_scale.receptive import LayerGraph
+from genen_scale.models.adjacency import Adjacency, propagate_first
+from genen_scale.models.receptive import LayerGraph
 
 ARCHS = ("gcn", "gat")
 EDGE_WEIGHTS = ("none", "fixed", "learned")
@@ -248,13 +248,13 @@ class GenenGNN(nn.Module):
                 GAT reads it, and GCN when ``adj`` is None (the reference path).
             edge_weight: Per-edge CSR weights; used with ``edge_weight="fixed"``.
             e_id: CSR positions of the edges; used with ``edge_weight="learned"``.
-            adj: The graph's :class:`~genen_scale.adjacency.Adjacency` (GCN): propagate
+            adj: The graph's :class:`~genen_scale.models.adjacency.Adjacency` (GCN): propagate
                 as one SpMM per layer; its cached values serve ``none``/``fixed``.
             ax: ``adj.matmul(x)`` precomputed (fixed weights only): the first layer
                 starts from it instead of propagating ``x``.
             generator: Draws the dropout masks (default: torch's global RNG).
             embeddings: Also return the last hidden layer, from the same pass.
-            layers: A trimmed full batch (:mod:`genen_scale.receptive`): each layer's
+            layers: A trimmed full batch (:mod:`genen_scale.models.receptive`): each layer's
                 graph; ``x``/``ax`` then hold the field's nodes in hop order, and rows of
                 the outputs beyond the seeds are not returned.
 
@@ -285,7 +285,7 @@ def build_adjacency(
     num_nodes: int,
     edge_weight: Tensor | None = None,
 ) -> Adjacency | None:
-    """The :class:`~genen_scale.adjacency.Adjacency` a GCN of ``cfg`` propagates over
+    """The :class:`~genen_scale.models.adjacency.Adjacency` a GCN of ``cfg`` propagates over
     (None for GAT, which keeps PyG's attention path): build it once per graph or batch.
 
     Unit (``none``) or ``fixed`` weights are folded into cached values here; ``learned``
@@ -319,7 +319,7 @@ def propagate_input(adj: Adjacency | None, cfg: ModelConfig, x: Tensor) -> Tenso
 
 def dropout(x: Tensor, p: float, training: bool, generator: torch.Generator | None) -> Tensor:
     """Inverted dropout whose mask comes from ``generator``: the per-fold streams of a
-    fold-stacked model (:mod:`genen_scale.stacked`) draw the very masks of a lone model."""
+    fold-stacked model (:mod:`genen_scale.models.stacked`) draw the very masks of a lone model."""
     if not training or p == 0.0:
         return x
     keep = keep_mask(x.shape, 1.0 - p, generator, x.device)

@@ -16,7 +16,7 @@ reads:
 
 Exact at the seeds: a kept row has all its in-neighbours among the kept inputs, and GCN
 entries keep their values normalised over the whole graph (degrees counted on the whole
-graph, :meth:`~genen_scale.adjacency.Adjacency.restrict`), so the seeds' outputs equal
+graph, :meth:`~genen_scale.models.adjacency.Adjacency.restrict`), so the seeds' outputs equal
 the whole graph's up to float reassociation. Dropout masks are drawn over the kept rows.
 Learned edge weights are not trimmed: their degrees move with the weights of edges
 outside the field. Embedding every gene (the end of a fold) uses the whole graph.
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from genen_scale.adjacency import Adjacency, induced_entries
+from genen_scale.models.adjacency import Adjacency, induced_entries
 
 
 @dataclass

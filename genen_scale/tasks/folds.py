@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from genen_scale.tasks import Task
+from genen_scale.tasks.task import Task
 
 log = logging.getLogger(__name__)
 

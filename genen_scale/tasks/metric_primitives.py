@@ -2,7 +2,7 @@
 
 A metric that is undefined (a class absent from a split, a constant target) is NaN with
 a :class:`MetricWarning`, never an exception, so one degenerate fold does not end a
-sweep; the task kinds (:mod:`genen_scale.kinds`) compose these.
+sweep; the task kinds (:mod:`genen_scale.tasks.kinds`) compose these.
 """
 
 from __future__ import annotations

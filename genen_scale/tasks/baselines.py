@@ -1,7 +1,7 @@
 """Text-only baselines: the paper's linear/logistic regression and an MLP on node features.
 
-They run in the same harness as the GNNs: the same :class:`~genen_scale.tasks.Task`,
-the same :class:`~genen_scale.folds.Fold` splits and the same metrics, so a table can
+They run in the same harness as the GNNs: the same :class:`~genen_scale.tasks.task.Task`,
+the same :class:`~genen_scale.tasks.folds.Fold` splits and the same metrics, so a table can
 set them side by side. Per fold, with no leakage:
 
 * features are standardised with statistics of the training rows only;
@@ -34,10 +34,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from genen_scale.fold_result import FoldResult, Predictions
-from genen_scale.folds import Fold
-from genen_scale.metrics import choose_threshold, evaluate_with_groups
-from genen_scale.tasks import Task
+from genen_scale.tasks.fold_result import FoldResult, Predictions
+from genen_scale.tasks.folds import Fold
+from genen_scale.tasks.metrics import choose_threshold, evaluate_with_groups
+from genen_scale.tasks.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,14 @@ def run_baseline(
         name: ``logreg`` (ridge on regression tasks) or ``mlp``.
         task: The task; ``task.nodes`` index the rows of ``features``.
         features: Node feature matrix (a memory map is fine: only the task's rows are read).
-        folds: Splits from :func:`genen_scale.folds.make_folds`.
+        folds: Splits from :func:`genen_scale.tasks.folds.make_folds`.
         seed: Seed of the models' initialisation and batch order.
         config: Hyperparameter grids and MLP limits; defaults to :class:`BaselineConfig`.
         groups: Optional group of each of ``task``'s genes (e.g. study groups); adds the
-            primary metric per group (:func:`genen_scale.metrics.evaluate_with_groups`).
+            primary metric per group (:func:`genen_scale.tasks.metrics.evaluate_with_groups`).
 
     Returns:
-        One :class:`~genen_scale.fold_result.FoldResult` per fold: test metrics (with
+        One :class:`~genen_scale.tasks.fold_result.FoldResult` per fold: test metrics (with
         per-group primary metrics), the selected model's validation metrics and the
         val/test predictions. A fold without validation genes (the paper's protocol)
         fits the library-default penalty (``C = 1``, ``alpha = 1``; MLP: the first grid
