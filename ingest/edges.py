@@ -26,7 +26,6 @@ into ``manifest["counts"]["edge_lists"][NAME]``. Training uses the relation with
 
 from __future__ import annotations
 
-import gzip
 import logging
 import math
 import re
@@ -40,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from genen_core.files import open_maybe_gzip
 from ingest.errors import IngestError
 from ingest.idmap import ID_TYPES, IdMap, Match, Resolution, id_type_of
 
@@ -323,9 +323,8 @@ def _resolve(ids: list[str], id_type: str, idmap: IdMap) -> tuple[Resolution, li
 
 def _ragged_line(path: Path, delim: str, width: int) -> str | None:
     """``line N: k fields, the first line has w`` for the first such line (error path)."""
-    opener = gzip.open if path.open("rb").read(2) == b"\x1f\x8b" else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        with open_maybe_gzip(path, "rt", encoding="utf-8", errors="replace") as f:
             for number, line in enumerate(f, 1):
                 n = len(line.rstrip("\r\n").split(delim))
                 if line.strip() and n != width:
@@ -336,9 +335,8 @@ def _ragged_line(path: Path, delim: str, width: int) -> str | None:
 
 
 def _first_line(path: Path) -> str:
-    opener = gzip.open if path.open("rb").read(2) == b"\x1f\x8b" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
+        with open_maybe_gzip(path, "rt", encoding="utf-8") as f:
             return f.readline().rstrip("\r\n")
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise IngestError(f"{path}: cannot be read ({e}); is it a text edge list?") from e

@@ -9,15 +9,13 @@ check the whole file later; this is only the cheap gate.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from genen_core.files import is_gzip, open_maybe_gzip
 from ingest.errors import IngestError
 from ingest.string_db import INFO_HEADER, LINKS_HEADER
-
-GZIP_MAGIC = b"\x1f\x8b"
 
 # key -> (what the file is, test of its first line)
 FIRST_LINE: dict[str, tuple[str, Callable[[str], bool]]] = {
@@ -38,16 +36,13 @@ def check_format(key: str) -> Callable[[Path], None]:
 
     def check(path: Path) -> None:
         name = path.name.removesuffix(".part")
-        with open(path, "rb") as f:
-            head = f.read(2)
-        if name.endswith(".gz") and head != GZIP_MAGIC:
+        if name.endswith(".gz") and not is_gzip(path):
             raise IngestError(
-                f"{name} is not gzip-compressed (it starts with {_first_line(path, open)!r}); "
+                f"{name} is not gzip-compressed (it starts with {_first_line(path)!r}); "
                 f"expected {what}"
             )
-        opener = gzip.open if head == GZIP_MAGIC else open
         try:
-            line = _first_line(path, opener)
+            line = _first_line(path)
         except (OSError, EOFError, zlib.error) as e:
             raise IngestError(f"{name} cannot be decompressed ({e}); expected {what}") from e
         if not first_line_ok(line):
@@ -56,6 +51,6 @@ def check_format(key: str) -> Callable[[Path], None]:
     return check
 
 
-def _first_line(path: Path, opener) -> str:
-    with opener(path, "rb") as f:
+def _first_line(path: Path) -> str:
+    with open_maybe_gzip(path, "rb") as f:
         return f.readline(4096).decode("utf-8", errors="replace").rstrip("\r\n")

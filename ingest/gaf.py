@@ -18,7 +18,6 @@ counts the lines among the kept ones (duplicates included) whose id was an alt i
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
 import zlib
@@ -28,6 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from genen_core.files import is_gzip, open_maybe_gzip
 from ingest.errors import IngestError
 from ingest.go import GoOntology
 
@@ -50,7 +50,6 @@ _VIEWS = ("gaf_go_live", "gaf_go_alt", "gaf_go_obsolete")
 _RELEASE_TAGS = ("date-generated", "generated")
 _GO_ID = re.compile(r"GO:[0-9]{7}")
 _MIN_COLUMNS = 15
-_GZIP_MAGIC = b"\x1f\x8b"
 
 PAIR_SCHEMA = pa.schema(
     [pa.field("gene", pa.string(), nullable=False), pa.field("go_id", pa.string(), nullable=False)]
@@ -251,18 +250,12 @@ def _read_header(path: Path) -> tuple[str, bool]:
         ) from e
     if not release:
         log.warning("%s: no '!date-generated:' or '!Generated:' header; release unknown", path)
-    return release, _is_gzip(path)
+    # By content, not name: DuckDB guesses from the suffix, which a renamed file defeats.
+    return release, is_gzip(path)
 
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     if not path.is_file():
         raise IngestError(f"{path}: GAF file not found; check the path")
-    opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rt", encoding="utf-8") as lines:
+    with open_maybe_gzip(path, "rt", encoding="utf-8") as lines:
         yield from enumerate(lines, 1)
-
-
-def _is_gzip(path: Path) -> bool:
-    # By content, not name: DuckDB guesses from the suffix, which a renamed file defeats.
-    with path.open("rb") as f:
-        return f.read(2) == _GZIP_MAGIC

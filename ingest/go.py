@@ -17,7 +17,6 @@ annotation files from an older release can be mapped and counted (:mod:`ingest.g
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
 import zlib
@@ -30,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
+from genen_core.files import is_gzip, open_maybe_gzip
 from ingest.errors import IngestError
 from ingest.obo import read_sections
 
@@ -78,7 +78,6 @@ EDGE_SCHEMA = pa.schema(
 # (the escape loop unrolled: the same matches, without one alternation per character)
 _DEF = re.compile(r'^"(?P<text>[^"\\]*(?:\\.[^"\\]*)*)"\s*(?:\[.*\])?\s*$')
 _UNESCAPE = re.compile(r"\\(.)")
-_GZIP_MAGIC = b"\x1f\x8b"
 # How many offending ids an error message lists before "... and N more".
 _SHOW = 10
 
@@ -195,10 +194,9 @@ def _read_stanzas(path: Path) -> tuple[dict, list[dict]]:
     """
     if not path.is_file():
         raise IngestError(f"{path}: GO ontology file not found; check the path")
-    with path.open("rb") as f:
-        gzipped = f.read(2) == _GZIP_MAGIC  # by content: a renamed .gz still reads
+    gzipped = is_gzip(path)  # by content: a renamed .gz still reads
     try:
-        with (gzip.open if gzipped else open)(path, "rt", encoding="utf-8") as lines:
+        with open_maybe_gzip(path, "rt", encoding="utf-8") as lines:
             progress = tqdm(
                 lines, desc=f"parse {path.name}", unit=" lines", leave=False, disable=None
             )

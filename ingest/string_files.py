@@ -9,7 +9,6 @@ before DuckDB's CSV sniffer reports something less direct, then runs a query fro
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,10 +16,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from genen_core.files import is_gzip, open_maybe_gzip
 from ingest.errors import IngestError
 
 SQL_DIR = Path(__file__).parent / "sql"
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def check_header(path: Path, expected: Sequence[str], delim: str, kind: str) -> None:
@@ -37,9 +36,8 @@ def check_header(path: Path, expected: Sequence[str], delim: str, kind: str) -> 
     """
     if not path.is_file():
         raise IngestError(f"{path}: STRING {kind} file not found; check the path")
-    opener = gzip.open if detect_compression(path) == "gzip" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
+        with open_maybe_gzip(path, "rt", encoding="utf-8") as f:
             first = f.readline().rstrip("\r\n")
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
         raise IngestError(
@@ -98,8 +96,7 @@ def read_error(path: Path, e: duckdb.Error, columns: int | None = None) -> Inges
 
 
 def _first_malformed_line(path: Path, columns: int) -> tuple[int, str] | None:
-    opener = gzip.open if detect_compression(path) == "gzip" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+    with open_maybe_gzip(path, "rt", encoding="utf-8", errors="replace") as f:
         next(f, None)  # the header was checked already
         for number, line in enumerate(f, 2):
             fields = line.rstrip("\r\n").split(" ")
@@ -111,8 +108,7 @@ def _first_malformed_line(path: Path, columns: int) -> tuple[int, str] | None:
 def detect_compression(path: Path) -> str:
     """``"gzip"`` or ``"none"``, as DuckDB's ``compression`` option takes it."""
     # By content, not name: DuckDB guesses from the suffix, which a renamed file defeats.
-    with path.open("rb") as f:
-        return "gzip" if f.read(2) == _GZIP_MAGIC else "none"
+    return "gzip" if is_gzip(path) else "none"
 
 
 def read_sql(name: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -411,9 +413,15 @@ def test_weights_beyond_float32_fail_with_the_row(tmp_path, raw, weight, scale, 
 def test_ragged_or_header_only_edge_lists_are_one_line(tmp_path, raw, capsys, text, message):
     path = write_text(tmp_path / "screen.tsv", text)
     args = ["--out", str(tmp_path / "store"), "--source-dir", str(tmp_path / "raw")]
-    assert main([*args, "--edges", f"screen={path}"]) == 2
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        assert main([*args, "--edges", f"screen={path}"]) == 2
+        gc.collect()
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
     assert re.search(rf"{path}: .*{message}", line), line
+    # Every read of the edge list (first line, ragged-line scan) closes its file.
+    unclosed = [w for w in seen if w.category is ResourceWarning and str(path) in str(w.message)]
+    assert not unclosed, unclosed[0].message
 
 
 @pytest.mark.parametrize(
