@@ -52,6 +52,7 @@ import requests
 import urllib3
 from tqdm.auto import tqdm
 
+from genen_core.files import write_text_atomic
 from ingest.errors import IngestError
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,7 @@ def download(
             "purpose, update the sha256 pin; otherwise check the URL or mirror."
         )
     os.replace(part, final)
-    _write_atomic(sidecar, f"{actual}  {final.name}\n")
+    write_text_atomic(sidecar, f"{actual}  {final.name}\n")
     log.info("downloaded %s -> %s (sha256 %s)", url, final, actual)
     return final, actual
 
@@ -383,12 +384,6 @@ def _read_sidecar(sidecar: Path, final: Path) -> str | None:
         log.warning("ignoring unreadable sidecar %s", sidecar)
         return None
     return fields[0]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _remove_if_empty(directory: Path) -> None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import requests
 from tqdm.auto import tqdm
 
+from genen_core.files import write_text_atomic
 from ingest.download import http_request, with_retries
 from ingest.errors import IngestError
 
@@ -142,9 +142,7 @@ def _cached_post(
     hits = with_retries(post, what=f"POST {url}", retries=retries, wait=retry_wait)
     # Write then rename: a killed run must not leave a half-written answer that a re-run
     # would trust.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(hits))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(hits))
     return hits, 1
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from genen_core.files import write_text_atomic
 from ingest.errors import IngestError
 
 if TYPE_CHECKING:
@@ -25,12 +25,9 @@ log = logging.getLogger(__name__)
 def write_pins(path: Path, files: dict[str, SourceFile]) -> None:
     """Record the digest of each resolved input in a pin file (see the module docstring)."""
     pins = {k: {"sha256": f.sha256, "file": f.path.name, "url": f.url} for k, f in files.items()}
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(pins, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
+        write_text_atomic(path, json.dumps(pins, indent=2, sort_keys=True) + "\n")
+    except OSError as e:  # a folder at ``path``, or no permission: nothing is left behind
         raise IngestError(f"write_pins {path} cannot be written ({e}); give a file path") from e
     log.info("wrote the sha256 pins of %d inputs to %s", len(pins), path)
 

@@ -174,5 +174,5 @@ def test_write_pins_to_a_folder_is_one_line_before_any_download(served, tmp_path
     assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 2
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "error:" in x]
     assert f"write_pins={str(target)!r} must be a file path" in line
-    assert not served.requests and not list(tmp_path.glob("**/*.tmp"))
+    assert not served.requests and not list(tmp_path.glob("**/*.partial"))
     assert not (tmp_path / "store").exists()
