@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genen_core.files import atomic_path, write_text_atomic
+
 log = logging.getLogger(__name__)
 
 HASH = "blake2b-128 of UTF-8 text"
@@ -57,9 +59,7 @@ def fingerprint(*parts) -> str:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 @dataclass(frozen=True)
@@ -197,12 +197,11 @@ class PartialFeatures:
         f = self.files
         self.rows.flush()
         del self.rows
-        tmp = f.sidecar.with_name(f.sidecar.name + ".partial")
-        tmp.write_text(json.dumps(sidecar, indent=1, sort_keys=True))
-        # Remove the old sidecar first: features without a sidecar are re-encoded, a
-        # sidecar beside rows it does not describe would be trusted.
-        f.sidecar.unlink(missing_ok=True)
-        os.replace(f.partial, f.npy)
-        os.replace(tmp, f.sidecar)
+        with atomic_path(f.sidecar) as tmp:
+            tmp.write_text(json.dumps(sidecar, indent=1, sort_keys=True))
+            # Remove the old sidecar first: features without a sidecar are re-encoded, a
+            # sidecar beside rows it does not describe would be trusted.
+            f.sidecar.unlink(missing_ok=True)
+            os.replace(f.partial, f.npy)
         f.progress.unlink(missing_ok=True)
         return f.npy

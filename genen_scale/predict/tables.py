@@ -35,7 +35,6 @@ pandas and DuckDB read both files as they are (tested; polars is not installed h
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from genen_core.files import atomic_path
 from genen_core.store import GraphStore
 from genen_scale.predict.scoring import GenomeScores
 from genen_scale.predict.trained_run import FoldModel, TrainedRun
@@ -208,9 +208,8 @@ def _vectors(a: np.ndarray) -> pa.Array:
 def write_atomic(table: pa.Table, path: Path) -> Path:
     """Write ``table`` to ``path`` through a ``.partial`` file, so that a reader never
     sees half a file and a failed run leaves the previous one."""
-    tmp = path.with_name(path.name + ".partial")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
     return path
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import pandas as pd
 import yaml
 
 from genen_core.config import ConfigError, to_dict
+from genen_core.files import atomic_path, write_text_atomic
 from genen_core.provenance import git_revision
 from genen_scale.sweep.actor import tune_trial
 from genen_scale.sweep.config import GRID_KEYS, SweepConfig
@@ -257,9 +257,8 @@ def collect(
     if len(table):
         first = ["trial", *[k for k in GRID_KEYS if k in table], "fold", "metric"]
         table = table[first + sorted(c for c in table.columns if c not in first)]
-    tmp = out / (RESULTS + ".partial")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, out / RESULTS)
+    with atomic_path(out / RESULTS) as tmp:
+        table.to_parquet(tmp, index=False)
     status = {
         "git_revision": git_revision(),
         "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -276,7 +275,5 @@ def collect(
             for s in specs
         ],
     }
-    tmp = out / (STATUS + ".partial")
-    tmp.write_text(json.dumps(status, indent=2, default=str))
-    os.replace(tmp, out / STATUS)
+    write_text_atomic(out / STATUS, json.dumps(status, indent=2, default=str))
     return table, unreadable

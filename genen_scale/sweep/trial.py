@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
 import shutil
 import time
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from genen_core.files import atomic_path
 from genen_core.provenance import git_revision
 from genen_scale.sweep.grid import TrialSpec
 from genen_scale.sweep.layout import ERROR, HISTORY, ROWS, SPEC, TRIALS_DIR, trial_dir
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 # resumed sweep equals an uninterrupted one in every other column.
 VOLATILE_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb", "host")
 # Columns of a run's metrics table that the grid keys already carry.
-RUN_KEY_COLUMNS = ("task", "mask_fraction", "model", "graph")
+RUN_KEY_COLUMNS = ("task", "mask_rate", "model", "graph")
 
 
 def run_trial(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.DataFrame:
@@ -89,9 +89,8 @@ def run_trial(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.
     if not spec.is_baseline:  # before the rows, which mark the trial finished
         shutil.copyfile(Path(cfg.output_dir) / cfg.run_name / HISTORY, d / HISTORY)
     rows = _rows(spec, cfg, table, wall_s, cpu_s, cpus, gpus)
-    tmp = d / (ROWS + ".partial")
-    rows.to_parquet(tmp, index=False)
-    os.replace(tmp, d / ROWS)
+    with atomic_path(d / ROWS) as tmp:
+        rows.to_parquet(tmp, index=False)
     return rows
 
 
