@@ -271,11 +271,12 @@ def parse_overrides(args: list[str]) -> dict:
     return out
 
 
-def _merge(base: dict, extra: dict) -> dict:
+def merge_mappings(base: dict, extra: dict) -> dict:
+    """``base`` updated by ``extra``, nested sections merged key by key (neither changes)."""
     out = dict(base)
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+            out[k] = merge_mappings(out[k], v)
         else:
             out[k] = v
     return out
@@ -286,7 +287,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     data: dict = {}
     if path is not None:
         data = read_file(path)
-    data = _merge(data, parse_overrides(list(overrides)))
+    data = merge_mappings(data, parse_overrides(list(overrides)))
     # Fill unspecified nested sections from defaults so that partial sections work.
     return from_mapping(cls, data)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from genen_core.config import ConfigError, from_mapping, to_dict
+from genen_core.config import ConfigError, from_mapping, merge_mappings, to_dict
 from genen_core.store import VARIANTS, parse_graph_spec
 from genen_scale.sweep.config import (
     BASELINE_MODELS,
@@ -68,13 +68,6 @@ class TrialSpec:
         return cls(d["id"], dict(d["keys"]), dict(d["train"]))
 
 
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def _nested(dotted: str, value: Any) -> dict:
     out: Any = value
     for part in reversed(dotted.split(".")):
@@ -112,10 +105,10 @@ def expand(cfg: SweepConfig) -> list[TrialSpec]:
     defaults = {
         "scaling": {"num_workers": 0, "threads_per_worker": cfg.resources.threads_per_trial}
     }
-    base = _merge(defaults, cfg.train)
+    base = merge_mappings(defaults, cfg.train)
     store = base.get("data", {}).get("store")
     if store is not None:  # trials run in other working directories (Tune's trial dirs)
-        base = _merge(base, {"data": {"store": str(Path(store).expanduser().resolve())}})
+        base = merge_mappings(base, {"data": {"store": str(Path(store).expanduser().resolve())}})
     trials: dict[str, TrialSpec] = {}
     # Each grid point resolves and validates a whole TrainConfig: ~1 ms, minutes for a
     # grid near max_trials, so a large expansion shows its progress.
@@ -169,7 +162,7 @@ def _trial(cfg: SweepConfig, base: dict, keys: dict, option_keys: list[str]) -> 
             data["exclude_go_terms"] = flt.exclude_go_terms
             data["exclude_go_random"] = flt.exclude_go_random
             data["exclude_go_random_seed"] = flt.exclude_go_random_seed
-    train = _merge(
+    train = merge_mappings(
         base,
         {
             "data": data,
@@ -180,15 +173,15 @@ def _trial(cfg: SweepConfig, base: dict, keys: dict, option_keys: list[str]) -> 
     )
     if keys.get("recipe") == "paper":
         try:
-            train = _merge(train, train_options(keys["task"], keys["model"]))
+            train = merge_mappings(train, train_options(keys["task"], keys["model"]))
         except ValueError as e:
             raise ConfigError(f"grid recipes: {e}") from None
     for k in option_keys:
         if k != "recipe":
-            train = _merge(train, _nested(k, keys[k]))
+            train = merge_mappings(train, _nested(k, keys[k]))
     for o in cfg.override:
         if _matches(o.when, keys):
-            train = _merge(train, o.train)
+            train = merge_mappings(train, o.train)
     where = ", ".join(f"{k}={v}" for k, v in keys.items())
     run_cfg = from_mapping(TrainConfig, train, f"trial ({where})")
     return TrialSpec(trial_id(keys["model"], run_cfg), keys, to_dict(run_cfg))
