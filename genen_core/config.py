@@ -13,6 +13,10 @@ given (``--out 0123`` is the path ``"0123"``, never the number 83; only an optio
 reads ``null`` as None), for other types it is parsed as YAML (``[15, 10]``, ``true``,
 ``1e-3``, ``null``) and then checked; list items typed ``str`` keep their text too.
 
+A field that is renamed stays loadable under its old key: the dataclass lists it in
+``renamed_keys`` (:data:`RENAMED_KEYS`), and :func:`config_digest` hashes the field under
+the old key, so a rename changes no run's identity.
+
 How every entry point reads its command line into these dataclasses, and answers
 ``--help`` from them, is :mod:`genen_core.command_line`.
 """
@@ -26,6 +30,7 @@ import json
 import tomllib
 import types
 import typing
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +42,19 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A configuration file or override that does not fit the config dataclasses."""
+
+
+RENAMED_KEYS = "renamed_keys"
+"""Class attribute of a config dataclass: ``ClassVar[dict[str, str]]``, old key -> field.
+
+An old key still loads, with a :class:`FutureWarning` naming the new one, rather than
+failing: results directories and sweeps written before the rename hold it in files that
+are read back (``config.yaml``, a sweep trial's ``trial.json``), and a user's own config
+files keep working until they are edited. Giving both keys is an error."""
+
+
+def _renamed(cls: Any) -> dict[str, str]:
+    return getattr(cls, RENAMED_KEYS, {})
 
 
 def _suggest(key: str, options: list[str]) -> str:
@@ -217,8 +235,22 @@ def config_digest(cfg: Any, exclude: Sequence[tuple[str, ...]] = (), version: st
         for part in path[:-1]:
             node = node.get(part, {})
         node.pop(path[-1], None)
+    d = _hashed_names(cfg, d)
     blob = json.dumps({"version": version, "config": d}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _hashed_names(cfg: Any, d: dict) -> dict:
+    """``d`` (part of ``non_default(cfg)``) with every renamed field under its old key: a
+    rename must not make a finished run or sweep trial look like a new config."""
+    old_name = {new: old for old, new in _renamed(cfg).items()}
+    out = {}
+    for key, value in d.items():
+        section = getattr(cfg, key, None)
+        if isinstance(value, dict) and dataclasses.is_dataclass(section):
+            value = _hashed_names(section, value)
+        out[old_name.get(key, key)] = value
+    return out
 
 
 def read_file(path: str | Path) -> dict:
@@ -292,10 +324,30 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     return from_mapping(cls, data)
 
 
+def _new_names(cls: type, data: dict, where: str) -> dict:
+    """``data`` with each old key of ``cls``'s :data:`RENAMED_KEYS` under its new name."""
+    for old, new in _renamed(cls).items():
+        if old not in data:
+            continue
+        old_path, new_path = (f"{where}.{k}" if where else k for k in (old, new))
+        if new in data:
+            raise ConfigError(
+                f"{old_path!r} is the old name of {new_path!r}; give only {new_path!r}"
+            )
+        warnings.warn(
+            f"config key {old_path!r} is now {new_path!r}; the old name still loads, rename it",
+            FutureWarning,
+            stacklevel=2,
+        )
+        data = {new if k == old else k: v for k, v in data.items()}
+    return data
+
+
 def _from_defaults(cls: type[T], data: dict, where: str) -> T:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     merged = {}
+    data = _new_names(cls, data, where)
     for key, value in data.items():
         path = f"{where}.{key}" if where else key
         if key not in fields:

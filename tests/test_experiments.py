@@ -28,7 +28,7 @@ def inputs_for(store, *extra):
 
 @pytest.mark.parametrize("mode", ["genes", "go", "all"])
 def test_mask_modes_draw_from_their_nodes_and_split_test_metrics(store, mode):
-    inputs = inputs_for(store, "--data.mask_fraction", "0.5", "--data.mask_nodes", mode)
+    inputs = inputs_for(store, "--data.mask_rate", "0.5", "--data.mask_nodes", mode)
     zero = (inputs.x == 0).all(dim=1).numpy()
     assert np.array_equal(np.flatnonzero(zero), inputs.masked)
     genes, n = store.num_genes, store.num_nodes
@@ -41,7 +41,7 @@ def test_mask_modes_draw_from_their_nodes_and_split_test_metrics(store, mode):
     # Column 1 of the groups marks the task genes whose text is hidden.
     hidden = np.isin(inputs.task.nodes, inputs.masked)
     assert np.array_equal(inputs.study_group[:, 1] == "masked", hidden)
-    again = inputs_for(store, "--data.mask_fraction", "0.5", "--data.mask_nodes", mode)
+    again = inputs_for(store, "--data.mask_rate", "0.5", "--data.mask_nodes", mode)
     assert np.array_equal(again.masked, inputs.masked)  # fixed per seed
 
 

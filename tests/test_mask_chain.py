@@ -84,7 +84,7 @@ def test_designs_table_sets_the_chain_beside_runs_from_scratch(store, tmp_path):
     run_chain(small_config(store, tmp_path, "--run_name", "toy_binary-gcn-chain", *base), [0, 0.5])
     for rate in ("0", "0.5"):
         name = f"toy_binary-gcn-scratch-mask{rate}"
-        run(small_config(store, tmp_path, "--run_name", name, "--data.mask_fraction", rate, *base))
+        run(small_config(store, tmp_path, "--run_name", name, "--data.mask_rate", rate, *base))
     cfg = masking_designs.MaskingDesignsConfig(
         runs_dir=str(runs), rows=str(tmp_path / "rows.parquet"), output=str(tmp_path / "t.md")
     )

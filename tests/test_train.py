@@ -342,7 +342,7 @@ def test_receptive_field_run_equals_the_whole_graph_run(store, tmp_path, caplog,
 
 
 def test_masking_zeroes_a_seeded_share_of_genes(store):
-    cfg = small_config(store, store.path, "--data.mask_fraction", "0.25")
+    cfg = small_config(store, store.path, "--data.mask_rate", "0.25")
     inputs = load_inputs(str(store.path), cfg.data, cfg.eval, cfg.seed)
     zero = (inputs.x[: store.num_genes] == 0).all(dim=1).nonzero().flatten().numpy()
     assert np.array_equal(zero, mask_genes(store.num_genes, 0.25, cfg.seed))

@@ -96,7 +96,7 @@ class GridConfig:
     )
     """GNNs and text-only baselines; each model is its own trial."""
     mask_rates: list[float] = field(default_factory=lambda: [0.0])
-    """Shares of nodes whose text features are zeroed (``data.mask_fraction``)."""
+    """Shares of nodes whose text features are zeroed (``data.mask_rate``)."""
     seeds: list[int] = field(default_factory=lambda: [0])
     """Training seeds (model initialisation, sampling and which nodes are masked)."""
     protocols: list[Literal["cv", "paper"]] = field(default_factory=lambda: ["cv"])

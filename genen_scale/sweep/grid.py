@@ -151,7 +151,7 @@ def _trial(cfg: SweepConfig, base: dict, keys: dict, option_keys: list[str]) -> 
             keys["recipe"] = NO_GRAPH  # no recipe: the baselines train no GNN
     elif "gene_go" not in _relations(keys["graph"]):  # no GO terms to filter
         keys = {**keys, "leakage": NO_LEAKAGE_FILTER}
-    data: dict[str, Any] = {"task": keys["task"], "mask_fraction": float(keys["mask_rate"])}
+    data: dict[str, Any] = {"task": keys["task"], "mask_rate": float(keys["mask_rate"])}
     model: dict[str, Any] = {}
     if not baseline:
         data["graph"] = keys["graph"]

@@ -3,7 +3,7 @@
 Our masking grid trains each rate from scratch. The published code trained the rates in
 order, each starting from the model the previous rate ended with, with the text of all
 nodes (genes and GO terms) masked. :func:`run_chain` does that with the parts that exist:
-one run per rate (``data.mask_fraction``), each with ``init_from`` the previous run, fold
+one run per rate (``data.mask_rate``), each with ``init_from`` the previous run, fold
 by fold (fold k from fold k). The masked sets of one seed are nested
 (:func:`~genen_scale.training.inputs.mask_genes`), so each step hides the genes of the
 step before and more. The rest of the authors' recipe is the caller's choice:
@@ -51,14 +51,14 @@ def run_chain(cfg: TrainConfig, rates: list[float]) -> Path:
     for step, rate in enumerate(rates):
         step_cfg = dataclasses.replace(
             cfg,
-            data=dataclasses.replace(cfg.data, mask_fraction=rate),
+            data=dataclasses.replace(cfg.data, mask_rate=rate),
             init_from=previous,
             run_name=f"{base}-mask{rate:g}",
         )
         log.info("masking chain step %d: rate %g, starting from %s", step, rate, previous)
         run_dir, _ = run(step_cfg)
         table = pd.read_parquet(run_dir / "metrics.parquet")
-        table["mask_rate"], table["chain_step"] = rate, step
+        table["chain_step"] = step  # the run's table carries its mask_rate
         table["init_from"] = previous or ""
         tables.append(table)
         previous = str(run_dir)

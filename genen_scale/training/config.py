@@ -9,7 +9,7 @@ function is handed only the section it needs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from genen_core.store import parse_graph_spec
 from genen_scale.models.gnn import ModelConfig
@@ -30,6 +30,12 @@ RESULTS_VERSION = "0.2"
 class DataConfig:
     """What to train on."""
 
+    # The masking share is ``mask_rate`` everywhere users meet it (sweep grids'
+    # ``mask_rates``, result rows, reports); this field was ``mask_fraction``, which old
+    # run directories and sweep trials still hold, so that name loads (with a warning) and
+    # the field is hashed under it (trial ids and resume checks stay as they were).
+    renamed_keys: ClassVar[dict[str, str]] = {"mask_fraction": "mask_rate"}
+
     store: str | None = None
     """Path of a graph store (``genen-ingest``), or a URI (``file://``, ``s3://``,
     ``gs://``) that each node copies once to ``store_cache`` (see
@@ -49,13 +55,13 @@ class DataConfig:
     task: str = "solubility"
     """Task name in the store's manifest, or the path of your own label file (``.csv`` /
     ``.tsv`` in the common schema ``gene,label[,task][,kind]``, see ``genen_core.labels``)."""
-    mask_fraction: float = 0.0
+    mask_rate: float = 0.0
     """Share of gene nodes whose text features are zeroed (the paper's masking
     experiment); which genes is fixed by ``TrainConfig.seed``. Baselines see the same
     masked features. Masked training genes keep their labels; test metrics are also
     reported for masked and unmasked test genes apart (``auc_masked``, ``auc_unmasked``)."""
     mask_nodes: Literal["genes", "all", "go"] = "genes"
-    """Which nodes ``mask_fraction`` draws from: gene nodes (the paper), all nodes, or GO
+    """Which nodes ``mask_rate`` draws from: gene nodes (the paper), all nodes, or GO
     term nodes only. The masked set depends only on the store, this choice and the seed,
     so it is shared by every fold, model and graph variant of that seed."""
     study_threshold: int | None = None
@@ -103,8 +109,8 @@ class DataConfig:
             parse_graph_spec(self.graph)
         except ValueError as e:
             raise ValueError(f"data.{e}") from None
-        if not 0.0 <= self.mask_fraction < 1.0:
-            raise ValueError(f"data.mask_fraction={self.mask_fraction} must lie in [0, 1)")
+        if not 0.0 <= self.mask_rate < 1.0:
+            raise ValueError(f"data.mask_rate={self.mask_rate} must lie in [0, 1)")
         if self.fanouts is not None and (
             not self.fanouts or any(f == 0 or f < -1 for f in self.fanouts)
         ):

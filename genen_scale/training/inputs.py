@@ -81,12 +81,12 @@ def mask_genes(num_genes: int, fraction: float, seed: int) -> np.ndarray:
 
 
 def mask_nodes(num_genes: int, num_nodes: int, data: DataConfig, seed: int) -> np.ndarray:
-    """Sorted node ids whose text is hidden: ``data.mask_fraction`` of ``data.mask_nodes``."""
+    """Sorted node ids whose text is hidden: ``data.mask_rate`` of ``data.mask_nodes``."""
     if data.mask_nodes == "genes":
-        return mask_genes(num_genes, data.mask_fraction, seed)
+        return mask_genes(num_genes, data.mask_rate, seed)
     if data.mask_nodes == "go":
-        return num_genes + mask_genes(num_nodes - num_genes, data.mask_fraction, seed)
-    return mask_genes(num_nodes, data.mask_fraction, seed)
+        return num_genes + mask_genes(num_nodes - num_genes, data.mask_rate, seed)
+    return mask_genes(num_nodes, data.mask_rate, seed)
 
 
 def load_features(store: GraphStore, name: str, masked: np.ndarray) -> torch.Tensor:

@@ -162,7 +162,7 @@ def metrics_table(cfg: TrainConfig, task: Task, folds: list[FoldResult]) -> pd.D
     common = {
         "task": task.name,
         "features": cfg.data.features,
-        "mask_fraction": cfg.data.mask_fraction,
+        "mask_rate": cfg.data.mask_rate,
     }
     primary = primary_metric(task.kind)
     gnn = cfg.model.arch
