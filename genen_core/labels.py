@@ -63,7 +63,8 @@ log = logging.getLogger(__name__)
 KINDS = ("binary", "multiclass", "multilabel", "regression")
 # Empty cells, and R's NA: several published files were written from R data frames.
 MISSING = frozenset({"", "NA", "NaN"})
-LABEL_SCHEMA = pa.schema(
+# The rows a label file yields: by gene, before genes are matched to store nodes.
+LABEL_FILE_SCHEMA = pa.schema(
     [
         pa.field("task", pa.string(), nullable=False),
         pa.field("gene", pa.string(), nullable=False),
@@ -239,7 +240,7 @@ def load_label_file(path: Path, rename: Renamer | None = None) -> LabelSet:
             info["rows"],
             info["genes"],
         )
-    table = pa.concat_tables(tables) if tables else LABEL_SCHEMA.empty_table()
+    table = pa.concat_tables(tables) if tables else LABEL_FILE_SCHEMA.empty_table()
     return LabelSet(table=table, tasks=tasks)
 
 
@@ -380,7 +381,7 @@ def _task_labels(
             "gene": [gene for gene, _ in distinct],
             "label": [value for _, value in distinct],
         },
-        schema=LABEL_SCHEMA,
+        schema=LABEL_FILE_SCHEMA,
     )
     info = {
         "kind": kind,

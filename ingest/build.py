@@ -45,9 +45,9 @@ from genen_core.config import to_dict
 from genen_core.provenance import git_revision
 from genen_core.store import (
     CSR,
-    LABEL_SCHEMA,
     NODE_SCHEMA,
     RELATIONS,
+    STORE_LABEL_SCHEMA,
     VARIANTS,
     StoreBuilder,
     csr_from_edges,
@@ -425,7 +425,7 @@ def _labels(cfg: IngestConfig, genes: list[str], idmap: IdMap) -> tuple[pa.Table
     UniProt ids -> the graph's gene keys).
     """
     if cfg.labels is None:
-        return LABEL_SCHEMA.empty_table(), {}
+        return STORE_LABEL_SCHEMA.empty_table(), {}
     keys = frozenset(genes)
     table, tasks = load_label_dir(Path(cfg.labels), lambda ids: idmap.resolve(ids, "auto", keys))
     index = {g: i for i, g in enumerate(genes)}
@@ -450,7 +450,7 @@ def _labels(cfg: IngestConfig, genes: list[str], idmap: IdMap) -> tuple[pa.Table
                 len(task_genes),
                 ", ".join(unknown[:5]),
             )
-    return table.select(LABEL_SCHEMA.names), tasks
+    return table.select(STORE_LABEL_SCHEMA.names), tasks
 
 
 def _source_entry(f: SourceFile) -> dict:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genen_core.store import GO_NAMESPACES
 from ingest.edges import EdgeListConfig, edge_configs
 from ingest.go import DEFAULT_RELATIONS
 from ingest.sources import SourcesConfig, local_path, normalise_string_version
@@ -25,7 +26,6 @@ EDGE_TYPES = {
     "positively_regulates": 5,
     "negatively_regulates": 6,
 }
-GO_NAMESPACES = ("biological_process", "molecular_function", "cellular_component")
 
 
 @dataclass

@@ -24,12 +24,12 @@ from genen_core.store.layout import (
     ALIASES,
     FEATURES_DIR,
     GRAPH_DIR,
-    LABEL_SCHEMA,
     LABELS,
     MANIFEST,
     NODE_SCHEMA,
     NODES,
     SCHEMA_VERSION,
+    STORE_LABEL_SCHEMA,
     StoreError,
     not_a_store_reason,
 )
@@ -97,7 +97,9 @@ class StoreBuilder:
         pq.write_table(table.select(NODE_SCHEMA.names).cast(NODE_SCHEMA), self.tmp / NODES)
 
     def write_labels(self, table: pa.Table) -> None:
-        pq.write_table(table.select(LABEL_SCHEMA.names).cast(LABEL_SCHEMA), self.tmp / LABELS)
+        pq.write_table(
+            table.select(STORE_LABEL_SCHEMA.names).cast(STORE_LABEL_SCHEMA), self.tmp / LABELS
+        )
 
     def write_aliases(self, table: pa.Table) -> None:
         pq.write_table(table.select(ALIAS_SCHEMA.names).cast(ALIAS_SCHEMA), self.tmp / ALIASES)

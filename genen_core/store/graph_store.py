@@ -22,12 +22,12 @@ from genen_core.store.layout import (
     ALIASES,
     FEATURES_DIR,
     GRAPH_DIR,
-    LABEL_SCHEMA,
     LABELS,
     MANIFEST,
     NODES,
     RELATIONS,
     SCHEMA_VERSION,
+    STORE_LABEL_SCHEMA,
     STORED_GRAPHS,
     VARIANTS,
     StoreError,
@@ -192,7 +192,7 @@ class GraphStore:
     def labels(self) -> pa.Table:
         f = self.path / LABELS
         if not f.is_file():
-            return LABEL_SCHEMA.empty_table()
+            return STORE_LABEL_SCHEMA.empty_table()
         return pq.read_table(f)
 
     # --- features --------------------------------------------------------------------

@@ -26,6 +26,8 @@ RELATIONS = ("ppi", "gene_go", "go_go")
 VARIANTS = {"ppi": ("ppi",), "go": ("gene_go", "go_go"), "go_ppi": ("ppi", "gene_go", "go_go")}
 # Stored merged CSRs; the "ppi" variant is the ppi relation itself.
 STORED_GRAPHS = ("ppi", "gene_go", "go_go", "go", "go_ppi")
+# The values of nodes.parquet's ``namespace`` on GO term nodes.
+GO_NAMESPACES = ("biological_process", "molecular_function", "cellular_component")
 # A relation or variant name; a composed graph joins several with "+".
 GRAPH_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -40,7 +42,9 @@ NODE_SCHEMA = pa.schema(
         ("word_count", pa.int32()),
     ]
 )
-LABEL_SCHEMA = pa.schema(
+# labels.parquet: a label file's rows (genen_core.labels.LABEL_FILE_SCHEMA) with the node
+# each gene maps to (-1 where it maps to none).
+STORE_LABEL_SCHEMA = pa.schema(
     [("task", pa.string()), ("gene", pa.string()), ("node", pa.int64()), ("label", pa.float64())]
 )
 

@@ -25,12 +25,9 @@ import re
 import numpy as np
 import pyarrow as pa
 
-from genen_core.store import CSR, row_blocks
+from genen_core.store import CSR, GO_NAMESPACES, row_blocks
 
 log = logging.getLogger(__name__)
-
-# The three GO namespaces (also the names ingest validates against).
-GO_NAMESPACES = ("biological_process", "molecular_function", "cellular_component")
 
 
 def check_go_filter(

@@ -26,8 +26,7 @@ import numpy as np
 
 from genen_core.command_line import run_entry_point
 from genen_core.labels import LABEL_SUFFIXES
-from genen_core.store import StoreError
-from genen_scale.models.leakage import GO_NAMESPACES
+from genen_core.store import GO_NAMESPACES, StoreError
 from genen_scale.predict.trained_run import PredictError, TrainedRun
 from genen_scale.report.go_enrichment import Enrichment, enrich, go_annotations, kmeans_clusters
 from genen_scale.report.tables import markdown
