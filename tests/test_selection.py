@@ -4,6 +4,7 @@ schedule: the rules on constructed epochs, and what a real run on the tiny store
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,19 +14,19 @@ import torch
 from train_helpers import small_config, train_store
 
 from genen_scale.report.selection import Replay, replay
-from genen_scale.tasks.fold_result import Predictions
+from genen_scale.tasks.fold_result import EpochRecord, Predictions
 from genen_scale.tasks.metrics import choose_threshold, evaluate
 from genen_scale.training import run
 from genen_scale.training.config import OptimConfig
 from genen_scale.training.evaluation import ValScore
-from genen_scale.training.loop import (
-    EpochStats,
+from genen_scale.training.results import read_history
+from genen_scale.training.selection import (
     keep_training,
     make_scheduler,
     record_epoch,
     step_scheduler,
 )
-from genen_scale.training.worker import FoldState
+from genen_scale.training.state import FoldState
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,15 @@ def store(tmp_path_factory):
     return train_store(tmp_path_factory.mktemp("selection") / "store")
 
 
-def _stats(loss: float = 1.0) -> EpochStats:
-    return EpochStats(
-        loss=loss, seeds_per_s=1.0, loading_share=0.0, peak_mem_mb=0.0, epoch_s=0.0, lr=0.01
+def _stats(loss: float = 1.0) -> EpochRecord:
+    return EpochRecord(
+        epoch=0,
+        loss=loss,
+        seeds_per_s=1.0,
+        loading_share=0.0,
+        peak_mem_mb=0.0,
+        epoch_s=0.0,
+        lr=0.01,
     )
 
 
@@ -58,7 +65,7 @@ def test_saturated_auc_with_a_falling_loss_keeps_training_under_val_loss():
     # The old rule keeps epoch 0 and stops when patience runs out.
     by_metric = _train("val_metric", scores)
     assert by_metric.best_epoch == 0 and by_metric.epoch == 4
-    assert [e["val_loss"] for e in by_loss.history] == [s.loss for s in scores]
+    assert [e.val_loss for e in by_loss.history] == [s.loss for s in scores]
 
 
 def test_min_delta_and_nan_do_not_count_as_progress():
@@ -132,9 +139,26 @@ def test_paper_protocol_keeps_the_last_epoch_and_calibrates_on_training_genes(st
 
 
 def test_replay_keeps_what_the_rule_kept_and_flags_a_history_that_ends_first():
-    h = [{"val_auc": a, "val_loss": lo} for a, lo in [(1.0, 0.9), (1.0, 0.7), (0.9, 0.6)]]
+    auc, loss = [1.0, 1.0, 0.9], [0.9, 0.7, 0.6]
     # AUC: epoch 0 and never strictly better; patience 2 runs out at epoch 2.
-    assert replay(h, "val_auc", True, patience=2, epochs=10) == Replay(0, True)
+    assert replay(auc, True, patience=2, epochs=10) == Replay(0, True)
     # Loss: still falling when the history ends, before patience or epochs: incomplete.
-    assert replay(h, "val_loss", False, patience=2, epochs=10) == Replay(2, False)
-    assert replay(h, "val_loss", False, patience=2, epochs=3) == Replay(2, True)
+    assert replay(loss, False, patience=2, epochs=10) == Replay(2, False)
+    assert replay(loss, False, patience=2, epochs=3) == Replay(2, True)
+
+
+def test_committed_histories_read_as_typed_records_and_write_back_byte_for_byte(tmp_path):
+    """The trials' ``history.json`` files under docs/ (read by the selection report) load
+    into :class:`EpochRecord` and serialise to the very text a run wrote."""
+    paths = sorted(Path(__file__).resolve().parents[1].glob("docs/*/trials/*/history.json"))
+    assert len(paths) >= 20  # the selection and experiments sweeps
+    for path in paths:
+        history = read_history(path)
+        assert all(e.val_loss is not None and e.primary in ("auc", "pearson")
+                   for epochs in history.values() for e in epochs)  # fmt: skip
+        text = json.dumps({str(k): [e.to_json() for e in v] for k, v in history.items()}, indent=2)
+        assert text == path.read_text(), path
+    misspelt = tmp_path / "history.json"
+    misspelt.write_text('{"0": [{"epoch": 0, "loss": 1.0, "los": 2.0}]}')
+    with pytest.raises(ValueError, match=f"{misspelt}: not a history entry"):
+        read_history(misspelt)

@@ -125,11 +125,13 @@ def test_checkpoints_every_n_epochs_hold_no_fold_outputs(store, tmp_path, monkey
     saved = []
     real = checkpoint.save_state
 
-    def spy(directory, folds, states, tensors, done, stacked):
-        saved.append((folds, states[0].epoch, sorted(tensors)))
-        return real(directory, folds, states, tensors, done, stacked)
+    def spy(directory, state):
+        epoch = state.fold_states[0].epoch if state.folds else 0
+        tensors = [k for k in ("model", "optim", "sched") if getattr(state, k) is not None]
+        saved.append((state.folds, epoch, sorted(tensors)))
+        return real(directory, state)
 
-    monkeypatch.setattr("genen_scale.training.distributed.save_state", spy)
+    monkeypatch.setattr("genen_scale.training.ray_worker.save_state", spy)
     cfg = small_config(
         store, tmp_path, "--scaling.checkpoint_every", "2", "--optim.epochs", "5",
         "--optim.patience", "5", "--eval.folds_to_run", "[0]", "--eval.baselines", "[]",

@@ -33,6 +33,7 @@ from genen_scale.report.paired import fmt_diff, paired_diff  # noqa: E402
 from genen_scale.report.published import TASK_TITLES  # noqa: E402
 from genen_scale.report.tables import markdown, order, reference  # noqa: E402
 from genen_scale.sweep.layout import HISTORY, SPEC, trial_dir  # noqa: E402
+from genen_scale.training.results import read_history  # noqa: E402
 
 log = logging.getLogger("genen_scale.report.selection")
 GNN = ("gcn", "gat")
@@ -49,12 +50,13 @@ class Replay:
     earlier under the rule that ran): the kept epoch is then a lower bound."""
 
 
-def replay(history: list[dict], key: str, higher: bool, patience: int, epochs: int) -> Replay:
-    """The epoch kept by "best ``key`` so far (strictly better), stop after ``patience``
-    epochs without one or at ``epochs``" on a recorded ``history``."""
+def replay(scores: list[float], higher: bool, patience: int, epochs: int) -> Replay:
+    """The epoch kept by "best score so far (strictly better), stop after ``patience``
+    epochs without one or at ``epochs``" on one recorded score per epoch (the validation
+    metric, ``higher`` better, or the validation loss)."""
     best, best_epoch, bad = -np.inf, -1, 0
-    for e, entry in enumerate(history):
-        score = entry[key] if higher else -entry[key]
+    for e, value in enumerate(scores):
+        score = value if higher else -value
         if score > best:  # NaN never counts as better
             best, best_epoch, bad = score, e, 0
         else:
@@ -73,12 +75,11 @@ def fold_choices(sweep_dir: Path, rows: pd.DataFrame) -> pd.DataFrame:
         if not (d / HISTORY).is_file():
             continue
         optim = json.loads((d / SPEC).read_text())["train"]["optim"]
-        histories = json.loads((d / HISTORY).read_text())
+        histories = read_history(d / HISTORY)
         for row in group.itertuples():
-            h = histories[str(row.fold)]
-            metric = f"val_{row.metric}"
-            old = replay(h, metric, True, optim["patience"], optim["epochs"])
-            new = replay(h, "val_loss", False, optim["patience"], optim["epochs"])
+            h = histories[row.fold]
+            old = replay([e.val_metric for e in h], True, optim["patience"], optim["epochs"])
+            new = replay([e.val_loss for e in h], False, optim["patience"], optim["epochs"])
             out.append(
                 {
                     "task": row.task,
@@ -89,9 +90,9 @@ def fold_choices(sweep_dir: Path, rows: pd.DataFrame) -> pd.DataFrame:
                     "loss_rule": new.epoch,
                     "metric_rule": old.epoch,
                     "metric_rule_complete": old.complete,
-                    "val_loss_at_metric_rule": h[old.epoch]["val_loss"],
-                    "val_loss_at_loss_rule": h[new.epoch]["val_loss"],
-                    "val_loss_epoch0": h[0]["val_loss"],
+                    "val_loss_at_metric_rule": h[old.epoch].val_loss,
+                    "val_loss_at_loss_rule": h[new.epoch].val_loss,
+                    "val_loss_epoch0": h[0].val_loss,
                 }
             )
     return pd.DataFrame(out)
@@ -155,16 +156,17 @@ def curves_figure(sweep_dir: Path, rows: pd.DataFrame, picks: list[tuple], path:
         row = rows[(rows["task"] == task) & (rows["model"] == model) & (rows["fold"] == fold)]
         d = trial_dir(sweep_dir, row["trial"].iloc[0])
         optim = json.loads((d / SPEC).read_text())["train"]["optim"]
-        h = json.loads((d / HISTORY).read_text())[str(fold)]
+        h = read_history(d / HISTORY)[fold]
         metric = f"val_{row['metric'].iloc[0]}"
-        ax.plot([e["val_loss"] for e in h], color="tab:blue", label="validation loss")
+        losses, metrics = [e.val_loss for e in h], [e.val_metric for e in h]
+        ax.plot(losses, color="tab:blue", label="validation loss")
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation loss", color="tab:blue")
         twin = ax.twinx()
-        twin.plot([e[metric] for e in h], color="tab:orange", label=metric)
+        twin.plot(metrics, color="tab:orange", label=metric)
         twin.set_ylabel(metric, color="tab:orange")
-        old = replay(h, metric, True, optim["patience"], optim["epochs"])
-        new = replay(h, "val_loss", False, optim["patience"], optim["epochs"])
+        old = replay(metrics, True, optim["patience"], optim["epochs"])
+        new = replay(losses, False, optim["patience"], optim["epochs"])
         ax.axvline(old.epoch, color="tab:orange", ls="--", lw=1)
         ax.axvline(new.epoch, color="tab:blue", ls=":", lw=1.5)
         ax.set_title(

@@ -17,11 +17,14 @@ multiclass     int (class index)           list<float>: probability per class
 multilabel     list<float> (0/1 per label) list<float>: probability per label
 regression     float                       float: the prediction
 =============  ==========================  ===========================================
+
+A GNN fold also carries its training log, one :class:`EpochRecord` per epoch: the
+entries of ``<run_dir>/history.json`` (and of a sweep trial's copy of it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pyarrow as pa
@@ -86,6 +89,67 @@ def _column(a: np.ndarray) -> pa.Array:
     return pa.array(list(a), pa.list_(pa.from_numpy_dtype(a.dtype)))  # one list per gene
 
 
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of a GNN fold's training: an entry of ``history.json``.
+
+    In JSON (:meth:`to_json`) the fields that are None are left out and ``val_metric`` is
+    keyed ``val_<primary>`` (``val_auc``, ``val_pearson``), as runs have always written it.
+    """
+
+    epoch: int
+    loss: float
+    """Mean training loss over the epoch's batches (and ranks)."""
+    seeds_per_s: float
+    """Training seeds per second, all ranks together."""
+    loading_share: float
+    """Share of the epoch spent waiting for batches (sampling, loading)."""
+    peak_mem_mb: float
+    """Peak memory of the busiest rank."""
+    epoch_s: float
+    """Wall seconds of the epoch (of this fold's share, when folds train stacked)."""
+    lr: float
+    """The learning rate of the epoch (``optim.scheduler`` may lower it)."""
+    stacked_folds: int | None = None
+    """How many folds trained together in one stacked model; None: one fold alone."""
+    primary: str | None = None
+    """The name of the task's primary metric that ``val_metric`` holds (not a JSON key)."""
+    val_metric: float | None = None
+    """The validation primary metric; None without a validation split."""
+    val_loss: float | None = None
+    """The training objective on the validation genes; None without a validation split."""
+    checkpoint_s: float | None = None
+    """Seconds the epoch's checkpoint hook took (the cost ``scaling.checkpoint_every``
+    trades off); None until the hook has run."""
+
+    def to_json(self) -> dict[str, int | float]:
+        """The ``history.json`` entry."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None and f.name != "primary":
+                out[f"val_{self.primary}" if f.name == "val_metric" else f.name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, entry: dict) -> EpochRecord:
+        """An entry of ``history.json`` (:meth:`to_json`'s inverse).
+
+        Raises:
+            ValueError: ``entry`` has keys no :class:`EpochRecord` writes, or more than
+                one ``val_<primary>``.
+        """
+        own = {f.name for f in fields(cls)} - {"primary", "val_metric"}
+        metric = [k for k in entry if k.startswith("val_") and k != "val_loss"]
+        unknown = set(entry) - own - set(metric)
+        if unknown or len(metric) > 1:
+            raise ValueError(f"not a history entry: keys {sorted(entry)}")
+        kept = {k: v for k, v in entry.items() if k in own}
+        if metric:
+            kept.update(primary=metric[0].removeprefix("val_"), val_metric=entry[metric[0]])
+        return cls(**kept)
+
+
 @dataclass
 class FoldResult:
     """One fold of one model.
@@ -113,13 +177,20 @@ class FoldResult:
     predictions: Predictions
     best_epoch: int | None = None
     epochs: int | None = None
-    history: list[dict] = field(default_factory=list)
+    history: list[EpochRecord] = field(default_factory=list)
     params: dict = field(default_factory=dict)
     selection: str | None = None
 
     def meta(self) -> dict:
         """Everything but the predictions, as JSON-ready data."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "predictions"}
+        meta = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "predictions"}
+        return meta | {"history": [e.to_json() for e in self.history]}
+
+    @classmethod
+    def from_meta(cls, meta: dict, predictions: Predictions) -> FoldResult:
+        """The result :meth:`meta` describes, with its ``predictions``."""
+        history = [EpochRecord.from_json(e) for e in meta.get("history", [])]
+        return cls(**{**meta, "history": history}, predictions=predictions)
 
 
 def predictions_table(results: list[FoldResult]) -> pa.Table:

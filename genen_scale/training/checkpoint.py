@@ -2,8 +2,9 @@
 
 A checkpoint holds only what continuing the current fold needs (torchtitan's rule):
 
-* ``run_state.json``: format, the fold in progress, its :class:`FoldState` counters and
-  history, the finished folds — plain JSON;
+* ``run_state.json``: format, the fold in progress, its
+  :class:`~genen_scale.training.state.FoldState` counters and history, the finished
+  folds — plain JSON;
 * ``run_state.pt``: model, optimiser and best-so-far weights — tensors and plain
   containers only, read with ``torch.load(weights_only=True)``, which refuses any pickled
   object that is not one (a planted file cannot run code).
@@ -27,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ import torch
 from genen_scale.tasks.fold_result import FoldResult, Predictions
 from genen_scale.training.evaluation import FoldOutputs
 from genen_scale.training.inputs import TrainError
-from genen_scale.training.worker import FoldState
+from genen_scale.training.state import FoldState, RunState
 
 STATE_JSON = "run_state.json"
 STATE_TENSORS = "run_state.pt"
@@ -50,44 +50,30 @@ def _replace_atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def save_state(
-    directory: Path,
-    folds: list[int],
-    states: list[FoldState],
-    tensors: dict,
-    done: list[int],
-    stacked: bool = False,
-) -> None:
-    """Write a checkpoint of the folds in progress (none: between folds) into ``directory``.
-
-    Args:
-        folds, states: The folds in progress and their states (several when stacked).
-        tensors: ``{"model": state_dict, "optim": state_dict}`` and, with a learning-rate
-            schedule, ``"sched"`` (its state: plain numbers) (``{}`` between folds);
-            the best weights are taken from ``states``.
-        stacked: ``model`` is a :class:`~genen_scale.models.stacked.StackedGCN`.
-    """
+def save_state(directory: Path, state: RunState) -> None:
+    """Write the checkpoint ``state`` into ``directory`` (see the module docstring); the
+    best weights travel in the tensor file, the rest in the JSON file."""
     directory.mkdir(parents=True, exist_ok=True)
-    states = states if folds else []  # between folds nothing is in progress
-    metas = [{k: v for k, v in asdict(st).items() if k != "best_state"} for st in states]
-    payload = {**tensors, "best_states": [st.best_state for st in states]} if folds else {}
+    states = state.fold_states if state.folds else []  # between folds nothing is in progress
+    payload = {}
+    if state.folds:
+        payload = {"model": state.model, "optim": state.optim}
+        if state.sched is not None:
+            payload["sched"] = state.sched
+        payload["best_states"] = [st.best_state for st in states]
     _replace_atomic(directory / STATE_TENSORS, lambda p: torch.save(payload, p))
     doc = {
         "format": FORMAT,
-        "folds": list(folds),
-        "stacked": stacked,
-        "fold_states": metas,
-        "done": sorted(done),
+        "folds": list(state.folds),
+        "stacked": state.stacked,
+        "fold_states": [st.to_json() for st in states],
+        "done": sorted(state.done),
     }
     _replace_atomic(directory / STATE_JSON, lambda p: p.write_text(json.dumps(doc)))
 
 
-def load_state(directory: Path) -> dict | None:
+def load_state(directory: Path) -> RunState | None:
     """The checkpoint in ``directory`` (None if there is none).
-
-    Returns:
-        ``{"folds", "stacked", "done", "fold_states": [FoldState], "model", "optim",
-        "sched"}`` (``sched`` None without a schedule).
 
     Raises:
         TrainError: The files are not a checkpoint this tool wrote (unknown format, or
@@ -102,17 +88,17 @@ def load_state(directory: Path) -> dict | None:
             raise ValueError(f"format {doc.get('format')!r}, expected {FORMAT}")
         tensors = torch.load(tensor_path, weights_only=True, map_location="cpu")
         best = tensors.get("best_states", [None] * len(doc["folds"]))
-        return {
-            "folds": doc["folds"],
-            "stacked": doc["stacked"],
-            "done": doc["done"],
-            "fold_states": [
-                FoldState(**m, best_state=b) for m, b in zip(doc["fold_states"], best, strict=True)
+        return RunState(
+            done=doc["done"],
+            folds=doc["folds"],
+            fold_states=[
+                FoldState.from_json(m, b) for m, b in zip(doc["fold_states"], best, strict=True)
             ],
-            "model": tensors.get("model"),
-            "optim": tensors.get("optim"),
-            "sched": tensors.get("sched"),
-        }
+            stacked=doc["stacked"],
+            model=tensors.get("model"),
+            optim=tensors.get("optim"),
+            sched=tensors.get("sched"),
+        )
     except pickle.UnpicklingError:
         # Not torch's advice to load it with weights_only=False: that would run its code.
         raise TrainError(
@@ -155,7 +141,7 @@ def load_fold(run_dir: Path, fold: int) -> FoldResult | None:
         return None
     meta = json.loads(path.read_text())
     table = pq.read_table(run_dir / "folds" / f"predictions_fold{fold}.parquet")
-    return FoldResult(**meta, predictions=Predictions.from_table(table))
+    return FoldResult.from_meta(meta, Predictions.from_table(table))
 
 
 def initial_weights(run_dir: str | Path, fold: int) -> dict:

@@ -27,8 +27,8 @@ from genen_scale.tasks.metrics import (
     primary_metric,
 )
 from genen_scale.training.batches import GraphBatches
-from genen_scale.training.inputs import RunInputs
-from genen_scale.training.worker import EVAL_STREAM, FoldState, WorkerEnv, unwrap
+from genen_scale.training.state import FoldState
+from genen_scale.training.worker import EVAL_STREAM, WorkerEnv, WorkerRun, unwrap
 
 log = logging.getLogger(__name__)
 
@@ -104,27 +104,17 @@ class ValScore:
         return self.metric if select == "val_metric" else -self.loss
 
 
-def validate(
-    model, batches: GraphBatches, inputs: RunInputs, positions: np.ndarray, env: WorkerEnv
-) -> ValScore:
+def validate(model, run: WorkerRun, positions: np.ndarray) -> ValScore:
     """The validation score of the genes at ``positions`` (rows of ``task.y``)."""
-    logits, _ = infer(model, batches, inputs.task.nodes[positions], env)
-    return ValScore.of(inputs.task, logits, positions)
+    logits, _ = infer(model, run.batches, run.inputs.task.nodes[positions], run.env)
+    return ValScore.of(run.inputs.task, logits, positions)
 
 
-def finish_fold(
-    model,
-    inputs: RunInputs,
-    fold: Fold,
-    batches: GraphBatches,
-    env: WorkerEnv,
-    state: FoldState,
-    model_name: str,
-    selection: str,
-) -> FoldOutputs:
+def finish_fold(model, run: WorkerRun, fold: Fold, state: FoldState) -> FoldOutputs:
     """Restore the kept weights; score validation and test and embed all genes.
 
-    ``selection`` names the rule that kept the weights (``optim.select``), for the rows.
+    The rows name the rule that kept the weights: ``optim.select``, or ``last_epoch``
+    without a validation split.
 
     Full batch: one pass. Sampled: validation over its fixed sample (the one early
     stopping saw), then one pass over all genes for test scores and embeddings.
@@ -134,6 +124,7 @@ def finish_fold(
             f"fold {fold.index}: no epoch gave a finite validation score; check the task's "
             "validation split (a single class?)"
         )
+    inputs, batches, env = run.inputs, run.batches, run.env
     task = inputs.task
     unwrap(model).load_state_dict(state.best_state)
     genes = np.arange(inputs.store.num_genes, dtype=np.int64)
@@ -164,7 +155,7 @@ def finish_fold(
         ]
     )
     result = FoldResult(
-        model=model_name,
+        model=run.model_name,
         fold=fold.index,
         val=val,
         test=test,
@@ -172,7 +163,7 @@ def finish_fold(
         best_epoch=state.best_epoch,
         epochs=state.epoch,
         history=list(state.history),
-        selection=selection if len(fold.val) else "last_epoch",
+        selection=run.optim.select if len(fold.val) else "last_epoch",
     )
     if env.rank == 0:
         primary = primary_metric(task.kind)

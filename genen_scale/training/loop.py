@@ -1,27 +1,29 @@
-"""The per-worker training loop of one fold: train, validate, stop early, test once, embed.
+"""One worker's training run, top to bottom: folds → epochs → evaluation → selection and
+early stopping → checkpoints.
 
-Transductive, as in the paper: every gene stays in the graph with its features in every
-fold; a fold hides only the labels of its validation and test genes. Each epoch:
+Ray Train runs :func:`train_loop_per_worker` on every worker (:mod:`.distributed` starts
+it; in local mode, ``scaling.num_workers == 0``, in this process). Transductive, as in
+the paper: every gene stays in the graph with its features in every fold; a fold hides
+only the labels of its validation and test genes.
 
-1. the training genes are shuffled (the same permutation on every rank), padded by
-   wrapping around to a multiple of the world size and dealt out, so that every rank
-   runs the same number of steps and DDP never waits for a batch that does not come;
-2. each step samples the seeds' neighbourhoods (``data.fanouts``) and updates the model;
-3. the validation genes are scored (:mod:`.evaluation`: one forward pass of the whole
-   graph in full batch, a fixed sample otherwise), scores are gathered from all ranks
-   and every rank computes the same metric, so all ranks take the same early-stopping
-   decision.
+1. **Folds** (:func:`train_loop_per_worker`): the worker reads the run's inputs from the
+   store, builds its batches once and restores the last checkpoint. The folds not yet
+   finished train one at a time, or together as one stacked model in full batch
+   (:mod:`.stacked_loop`); rank 0 writes each finished fold into the run directory, and a
+   checkpoint between folds records it.
+2. **A fold's model** (:func:`train_group`): built from a seed derived from the fold (or
+   warm-started from ``init_from``, or restored from the checkpoint), wrapped for DDP,
+   with its optimiser and learning-rate schedule.
+3. **Epochs** (:func:`train_fold`): train one epoch (:mod:`.epoch`), score the validation
+   genes (:mod:`.evaluation`), book the epoch — keep the best weights, count patience
+   (:mod:`.selection`) — step the schedule, log, and call the checkpoint hook.
+4. **The end of a fold** (:func:`~genen_scale.training.evaluation.finish_fold`): the kept
+   weights score validation and test genes once and embed every gene.
 
-The best model by ``optim.select`` is kept (the lowest validation loss by default; the
-highest validation primary metric as an option, see :class:`OptimConfig`), and patience
-counts epochs without a better one; ``optim.scheduler`` may lower the learning rate on a
-plateau of the same loss. At the end one more pass scores validation and test genes
-together and embeds all genes (the last hidden layer: the refined gene embeddings). A fold
-without validation genes (the paper's protocol) trains exactly ``optim.epochs`` epochs and
-keeps the last epoch's model.
-
-This module knows nothing of Ray: the caller hands it a prepared (maybe DDP-wrapped)
-model and an ``on_epoch`` hook that checkpoints.
+The checkpoint hook (:func:`train_group`'s ``checkpoint``) reports every
+``scaling.checkpoint_every`` epochs (:mod:`.ray_worker`); every epoch's randomness is
+derived from (seed, fold, epoch, rank), so a run resumed from a checkpoint computes what
+the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -29,251 +31,187 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import replace
+from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from genen_scale.models.gnn import build_model
+from genen_scale.models.stacked import StackedGCN
 from genen_scale.tasks.folds import Fold
 from genen_scale.tasks.metrics import primary_metric
-from genen_scale.training.batches import GraphBatches
-from genen_scale.training.config import OptimConfig
-from genen_scale.training.evaluation import FoldOutputs, ValScore, finish_fold, validate
-from genen_scale.training.inputs import RunInputs
+from genen_scale.training.batches import run_batches, stacks_folds
+from genen_scale.training.checkpoint import initial_weights, load_fold, save_fold
+from genen_scale.training.config import TrainConfig
+from genen_scale.training.epoch import log_epoch, train_epoch
+from genen_scale.training.evaluation import FoldOutputs, finish_fold, validate
+from genen_scale.training.inputs import RunInputs, TrainError, load_inputs
+from genen_scale.training.ray_worker import LoopSpec, prepare, report, restore, worker_env
+from genen_scale.training.selection import (
+    keep_training,
+    make_scheduler,
+    record_epoch,
+    step_scheduler,
+)
+from genen_scale.training.stacked_loop import train_folds_stacked
+from genen_scale.training.state import FoldState, RunState
 from genen_scale.training.worker import (
     INIT_STREAM,
-    FoldState,
-    WorkerEnv,
+    WorkerRun,
     derive_seed,
+    precision_context,
     snapshot,
+    unwrap,
 )
-
-__all__ = ["INIT_STREAM", "FoldState", "WorkerEnv", "derive_seed", "train_fold"]
 
 log = logging.getLogger(__name__)
 
 
-def shard_seeds(positions: np.ndarray, env: WorkerEnv, seed: int) -> np.ndarray:
-    """This rank's share of a shuffled, wrap-padded permutation of ``positions``.
+def train_loop_per_worker(config: dict) -> None:
+    """Ray Train's worker function: every fold of the run, resuming from a checkpoint.
 
-    Every rank gets ``ceil(n / world_size)`` items (a few genes appear twice per epoch
-    when ``n`` does not divide), so every rank runs the same number of steps.
+    Finished folds are written into the run directory by rank 0
+    (:func:`~genen_scale.training.checkpoint.save_fold`); the driver reads them there.
     """
-    perm = np.random.default_rng(seed).permutation(positions)
-    per_rank = -(-len(perm) // env.world_size)
-    padded = np.resize(perm, per_rank * env.world_size)  # np.resize repeats from the start
-    return padded[env.rank :: env.world_size]
+    spec: LoopSpec = config["spec"]
+    cfg = spec.cfg
+    if not logging.getLogger().handlers:  # a fresh worker process logs nothing by default
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    torch.set_num_threads(cfg.scaling.threads_per_worker)
+    env = worker_env(cfg.scaling)
+    inputs = load_inputs(spec.store, cfg.data, cfg.eval, cfg.seed)
+    stackable = stacks_folds(cfg)
+    task_nodes = torch.from_numpy(inputs.task.nodes)
+    models = len(inputs.folds) if stackable else 1
+    batches = run_batches(cfg, inputs.csr, inputs.x, task_nodes, models, env.device, env.rank == 0)
+    run = WorkerRun(inputs, batches, cfg.optim, cfg.seed, env, cfg.model.arch)
+    run_dir = Path(spec.run_dir)
+    saved = restore(spec)
+    done = {f.index for f in inputs.folds if load_fold(run_dir, f.index) is not None}
+    pending = [f for f in inputs.folds if f.index not in done]
+    stack = batches.full_batch and stackable and len(pending) > 1
+    groups = [pending] if stack else [[f] for f in pending]
+    if env.rank == 0 and stack:
+        log.info("training folds %s together as one stacked model", [f.index for f in pending])
+    for group in groups:
+        with precision_context(cfg.scaling.precision, env.device):
+            outputs = train_group(cfg, spec, run, group, saved, stack, done)
+        for out in outputs:
+            if env.rank == 0:
+                save_fold(run_dir, out)
+            done.add(out.result.fold)
+        # A checkpoint between folds, so that a failure now does not redo these folds.
+        report(spec, env, RunState(done=sorted(done)))
 
 
-@dataclass(frozen=True)
-class EpochStats:
-    """What one training epoch of a fold measured; with its epoch number and validation
-    score it is one entry of the fold's ``history`` (``history.json``)."""
-
-    loss: float
-    """Mean training loss over the epoch's batches (and ranks)."""
-    seeds_per_s: float
-    """Training seeds per second, all ranks together."""
-    loading_share: float
-    """Share of the epoch spent waiting for batches (sampling, loading)."""
-    peak_mem_mb: float
-    """Peak memory of the busiest rank."""
-    epoch_s: float
-    """Wall seconds of the epoch (of this fold's share, when folds train stacked)."""
-    lr: float
-    """The learning rate of the epoch (``optim.scheduler`` may lower it)."""
-    stacked_folds: int | None = None
-    """How many folds trained together in one stacked model; None: one fold alone."""
-
-    def record(self) -> dict[str, float]:
-        """The history entry's fields (``stacked_folds`` only when stacked)."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
-def train_epoch(
-    model,
-    optimizer,
-    batches: GraphBatches,
-    inputs: RunInputs,
-    seeds: np.ndarray,
-    seed: int,
-    env: WorkerEnv,
-) -> EpochStats:
-    """One pass over this rank's seeds; returns loss, seeds/s and the data-loading share."""
-    task = inputs.task
-    y = torch.as_tensor(task.y)
-    model.train()
-    torch.manual_seed(seed)  # GAT's attention dropout: a resumed epoch draws the same
-    generator = torch.Generator(env.device).manual_seed(seed)  # the feature dropout masks
-    total_loss, steps, wait = 0.0, 0, 0.0
-    start = time.perf_counter()
-    it = iter(batches(torch.from_numpy(task.nodes[seeds]), seed=seed))
-    bar = tqdm(
-        total=-(-len(seeds) // batches.batch_size),
-        desc="train",
-        unit="batch",
-        leave=False,
-        disable=env.rank != 0 or batches.full_batch,
+def train_group(
+    cfg: TrainConfig,
+    spec: LoopSpec,
+    run: WorkerRun,
+    group: list[Fold],
+    saved: RunState | None,
+    stacked: bool,
+    done: set[int],
+) -> list[FoldOutputs]:
+    """Train one fold, or several stacked, from scratch or from the checkpoint ``saved``;
+    the checkpoint hook reports the group's state every ``scaling.checkpoint_every``
+    epochs."""
+    indices = [f.index for f in group]
+    model = initial_model(cfg, run.inputs, group, stacked)
+    states = [FoldState() for _ in group]
+    resumed = saved is not None and saved.resumes(indices, stacked)
+    if resumed:
+        model.load_state_dict(saved.model)
+        states = saved.fold_states
+        if run.env.rank == 0:
+            log.info("folds %s: resuming after epoch %d", indices, states[0].epoch - 1)
+    model = prepare(model, run.env)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
     )
-    while True:
-        t0 = time.perf_counter()
-        b = next(it, None)
-        wait += time.perf_counter() - t0
-        if b is None:
-            break
-        rows = inputs.node_row[b.seeds]
-        logits = model(**b.inputs(), generator=generator)[b.seed_pos]
-        loss = task.loss(logits, y[rows].to(env.device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total_loss += float(loss.detach())
-        steps += 1
-        bar.update()
-    bar.close()
-    if env.device.type == "cuda":
-        torch.cuda.synchronize(env.device)  # so the clock below sees the GPU's work
-    elapsed = time.perf_counter() - start
-    return EpochStats(
-        loss=env.mean(total_loss / max(steps, 1)),
-        seeds_per_s=len(seeds) * env.world_size / elapsed,
-        loading_share=env.mean(wait / elapsed),
-        peak_mem_mb=max(env.gather(env.peak_memory_mb())),
-        epoch_s=elapsed,
-        lr=optimizer.param_groups[0]["lr"],
-    )
+    scheduler = make_scheduler(optimizer, cfg.optim)
+    if resumed:
+        optimizer.load_state_dict(saved.optim)
+        if scheduler is not None and saved.sched is not None:
+            scheduler.load_state_dict(saved.sched)
+
+    def checkpoint(active: list[FoldState]) -> None:
+        start = time.perf_counter()
+        # Every rank decides alike (by epoch), so the reports stay collective. Between
+        # checkpoints nothing is reported: the history holds the per-epoch metrics.
+        if max(st.epoch for st in states) % cfg.scaling.checkpoint_every == 0:
+            state = RunState(
+                done=sorted(done),
+                folds=indices,
+                fold_states=states,
+                stacked=stacked,
+                model=unwrap(model).state_dict(),
+                optim=optimizer.state_dict(),
+                sched=None if scheduler is None else scheduler.state_dict(),
+            )
+            report(spec, run.env, state)
+        # The hook's seconds (``checkpoint_s``) are the overhead that
+        # ``scaling.checkpoint_every`` trades off; the folds that trained share them.
+        took = (time.perf_counter() - start) / len(active)
+        for st in active:
+            st.history[-1] = replace(st.history[-1], checkpoint_s=took)
+
+    if stacked:
+        return train_folds_stacked(model, optimizer, run, group, states, checkpoint)
+    return [train_fold(model, optimizer, scheduler, run, group[0], states[0], checkpoint)]
 
 
-def epoch_seeds(fold: Fold, seed: int, epoch: int, env: WorkerEnv) -> tuple[np.ndarray, int]:
-    """This rank's training seeds of an epoch and the epoch's randomness seed."""
-    order = shard_seeds(fold.train, env, derive_seed(seed, fold.index, epoch))
-    return order, derive_seed(seed, fold.index, epoch, env.rank + 1)
-
-
-def record_epoch(
-    state: FoldState,
-    optim: OptimConfig,
-    primary: str,
-    val: ValScore | None,
-    stats: EpochStats,
-    weights: Callable[[], dict],
-) -> None:
-    """Book an epoch into ``state``: best model, patience, history.
-
-    ``weights`` is called (for a snapshot) only when the epoch is the best so far by
-    ``optim.select`` (by more than ``optim.min_delta``); with no validation (``val`` None)
-    nothing is kept: the last epoch's model is the result.
-    """
-    entry = {"epoch": state.epoch, **stats.record()}
-    if val is not None:
-        score = val.criterion(optim.select)
-        if score > state.best_metric + optim.min_delta:  # NaN never counts as better
-            state.best_metric, state.best_epoch, state.bad_epochs = score, state.epoch, 0
-            state.best_state = weights()
-        else:
-            state.bad_epochs += 1
-        entry[f"val_{primary}"] = val.metric
-        entry["val_loss"] = val.loss
-    state.history.append(entry)
-    state.epoch += 1
-
-
-def keep_training(state: FoldState, optim: OptimConfig, has_val: bool) -> bool:
-    """Epochs left, and (with a validation split) patience left."""
-    return state.epoch < optim.epochs and (not has_val or state.bad_epochs < optim.patience)
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, optim: OptimConfig):
-    """The learning-rate schedule of ``optim.scheduler`` (None: a constant rate)."""
-    if optim.scheduler == "none":
-        return None
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=optim.scheduler_factor, patience=optim.scheduler_patience
-    )
-
-
-def step_scheduler(scheduler, state: FoldState) -> None:
-    """Step ``scheduler`` on the epoch just booked: its validation loss, or its training
-    loss where the fold has no validation split."""
-    if scheduler is not None:
-        last = state.history[-1]
-        scheduler.step(last.get("val_loss", last["loss"]))
+def initial_model(
+    cfg: TrainConfig, inputs: RunInputs, group: list[Fold], stacked: bool
+) -> torch.nn.Module:
+    """The group's model before its first epoch: each fold's initialised from a seed of
+    its own (or warm-started from ``cfg.init_from``, a masking chain's previous run),
+    stacked into one :class:`StackedGCN` when the folds train together."""
+    models = []
+    for fold in group:
+        torch.manual_seed(derive_seed(cfg.seed, fold.index, INIT_STREAM))
+        m = build_model(cfg.model, inputs.x.shape[1], inputs.task.num_outputs, inputs.csr.nnz)
+        if cfg.init_from:  # a checkpoint, loaded after this, still wins
+            try:
+                m.load_state_dict(initial_weights(cfg.init_from, fold.index))
+            except RuntimeError as e:  # another architecture
+                raise TrainError(f"init_from={cfg.init_from}: fold {fold.index}: {e}") from None
+        models.append(m)
+    return StackedGCN.from_models(models) if stacked else models[0]
 
 
 def train_fold(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    inputs: RunInputs,
+    scheduler,
+    run: WorkerRun,
     fold: Fold,
-    batches: GraphBatches,
-    optim: OptimConfig,
-    seed: int,
-    env: WorkerEnv,
     state: FoldState,
-    on_epoch: Callable[[FoldState], None] = lambda state: None,
-    model_name: str = "gnn",
-    scheduler=None,
+    on_epoch: Callable[[list[FoldState]], None] = lambda states: None,
 ) -> FoldOutputs:
-    """Train one fold from ``state`` (fresh or restored) to early stop; test and embed.
+    """Train one fold from ``state`` (fresh or restored) to its early stop; test and embed.
 
     Args:
-        model: The model, wrapped for DDP when ``env.world_size > 1``.
+        model: The model, wrapped for DDP when ``run.env.world_size > 1``.
         optimizer: Its optimiser (state restored by the caller when resuming).
-        inputs: Features, graph and task (:func:`~genen_scale.training.inputs.load_inputs`).
-        fold: Positions of train/val/test genes in ``inputs.task``; an empty ``val``
+        scheduler: The learning-rate schedule (:func:`~.selection.make_scheduler`),
+            restored by the caller when resuming; None: a constant rate.
+        run: What the run's folds share (inputs, batches, ``optim``, seed, rank).
+        fold: Positions of train/val/test genes in ``run.inputs.task``; an empty ``val``
             trains all ``optim.epochs`` epochs and keeps the last model.
-        batches: Batch source over the run's graph.
-        optim: Epochs, patience and the selection rule.
-        seed: The run seed.
-        env: Rank, world size and device.
         state: Where the fold stands; updated in place each epoch.
-        on_epoch: Called after every epoch with the updated state (checkpointing).
-        model_name: ``model`` of the :class:`~genen_scale.tasks.fold_result.FoldResult`.
-        scheduler: The learning-rate schedule (:func:`make_scheduler`), restored by the
-            caller when resuming; None: a constant rate.
+        on_epoch: Called after every epoch with ``[state]`` (checkpointing).
     """
-    primary = primary_metric(inputs.task.kind)
+    primary = primary_metric(run.inputs.task.kind)
     has_val = len(fold.val) > 0
-    while keep_training(state, optim, has_val):
-        stats = train_epoch(
-            model, optimizer, batches, inputs, *epoch_seeds(fold, seed, state.epoch, env), env
-        )
-        val = validate(model, batches, inputs, fold.val, env) if has_val else None
-        record_epoch(state, optim, primary, val, stats, lambda: snapshot(model))
+    while keep_training(state, run.optim, has_val):
+        record = train_epoch(model, optimizer, run, fold, state.epoch)
+        val = validate(model, run, fold.val) if has_val else None
+        record_epoch(state, run.optim, primary, val, record, lambda: snapshot(model))
         step_scheduler(scheduler, state)
-        if env.rank == 0:
-            log_epoch(fold.index, state, stats, primary)
-        timed_checkpoint(on_epoch, state, [state])
-    if not has_val:
+        if run.env.rank == 0:
+            log_epoch(fold.index, state)
+        on_epoch([state])
+    if not has_val:  # the paper protocol: the last epoch's model
         state.best_epoch, state.best_state = state.epoch - 1, snapshot(model)
-    return finish_fold(model, inputs, fold, batches, env, state, model_name, optim.select)
-
-
-def timed_checkpoint(on_epoch: Callable, arg, states: list[FoldState]) -> None:
-    """Call the checkpoint hook; book its seconds into the epoch's history
-    (``checkpoint_s``: the overhead that ``scaling.checkpoint_every`` trades off)."""
-    start = time.perf_counter()
-    on_epoch(arg)
-    took = time.perf_counter() - start
-    for st in states:
-        st.history[-1]["checkpoint_s"] = took / len(states)
-
-
-def log_epoch(fold: int, state: FoldState, stats: EpochStats, primary: str) -> None:
-    last = state.history[-1]
-    key = f"val_{primary}"
-    val = (
-        f"val {primary} {last.get(key, 0):.4f}, loss {last.get('val_loss', 0):.4f} "
-        f"(best @ {state.best_epoch})"
-    )
-    log.info(
-        "fold %d epoch %d: loss %.4f, %s | %.0f seeds/s, loading %.0f%%, peak mem %.0f MB",
-        fold,
-        last["epoch"],
-        stats.loss,
-        val if key in last else "no validation",
-        stats.seeds_per_s,
-        100 * stats.loading_share,
-        stats.peak_mem_mb,
-    )
+    return finish_fold(model, run, fold, state)

@@ -41,7 +41,7 @@ import yaml
 from genen_core.config import config_digest, to_dict
 from genen_core.provenance import git_revision
 from genen_core.store import GraphStore
-from genen_scale.tasks.fold_result import FoldResult, predictions_table
+from genen_scale.tasks.fold_result import EpochRecord, FoldResult, predictions_table
 from genen_scale.tasks.kinds import TaskKind
 from genen_scale.tasks.metrics import LESS_STUDIED, WELL_STUDIED, primary_metric, summarize
 from genen_scale.tasks.task import Task
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 STUDY_GROUPS = (LESS_STUDIED, WELL_STUDIED)
 RUN_MANIFEST = "run.json"
+HISTORY = "history.json"
 TOOL = "genen_scale.train"
 
 
@@ -225,6 +226,19 @@ def format_summary(summ: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def read_history(path: Path) -> dict[int, list[EpochRecord]]:
+    """A ``history.json`` (a run's, or a sweep trial's copy): each GNN fold's epochs.
+
+    Raises:
+        ValueError: An entry is not one a run writes (the message names the file).
+    """
+    doc = json.loads(Path(path).read_text())
+    try:
+        return {int(k): [EpochRecord.from_json(e) for e in epochs] for k, epochs in doc.items()}
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
 def write_outputs(
     run_dir: Path, table: pd.DataFrame, kind: TaskKind, folds: list[FoldResult], gnn: str
 ) -> pd.DataFrame:
@@ -240,9 +254,8 @@ def write_outputs(
     )
     pq.write_table(predictions_table(folds), run_dir / "predictions.parquet")
     ours = [r for r in folds if r.model == gnn]
-    (run_dir / "history.json").write_text(
-        json.dumps({str(r.fold): r.history for r in ours}, indent=2)
-    )
+    history = {str(r.fold): [e.to_json() for e in r.history] for r in ours}
+    (run_dir / HISTORY).write_text(json.dumps(history, indent=2))
     primary = primary_metric(kind)
     # Under the paper protocol there is no validation score: the first fold is taken.
     best = max(ours, key=lambda r: np.nan_to_num(r.val.get(primary, np.nan), nan=-np.inf))

@@ -23,21 +23,15 @@ import torch
 
 from genen_scale.models.gnn import build_model
 from genen_scale.models.stacked import StackedGCN
+from genen_scale.tasks.fold_result import EpochRecord
 from genen_scale.tasks.folds import Fold
 from genen_scale.tasks.metrics import primary_metric
-from genen_scale.training.batches import GraphBatches
-from genen_scale.training.config import OptimConfig
+from genen_scale.training.epoch import epoch_seeds, log_epoch
 from genen_scale.training.evaluation import FoldOutputs, ValScore, finish_fold
 from genen_scale.training.inputs import RunInputs
-from genen_scale.training.loop import (
-    EpochStats,
-    epoch_seeds,
-    keep_training,
-    log_epoch,
-    record_epoch,
-    timed_checkpoint,
-)
-from genen_scale.training.worker import FoldState, WorkerEnv, unwrap
+from genen_scale.training.selection import keep_training, record_epoch
+from genen_scale.training.state import FoldState
+from genen_scale.training.worker import WorkerRun, unwrap
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +39,21 @@ log = logging.getLogger(__name__)
 def train_folds_stacked(
     stack: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    inputs: RunInputs,
+    run: WorkerRun,
     folds: list[Fold],
-    batches: GraphBatches,
-    optim: OptimConfig,
-    seed: int,
-    env: WorkerEnv,
     states: list[FoldState],
     on_epoch: Callable[[list[FoldState]], None] = lambda states: None,
-    model_name: str = "gcn",
 ) -> list[FoldOutputs]:
     """Train ``folds`` together from ``states`` (fresh or restored); test and embed each.
 
     Args:
         stack: A :class:`StackedGCN` with one model per fold (maybe DDP-wrapped).
         states: One state per fold, updated in place each epoch.
-        on_epoch: Called after every epoch with the states (checkpointing).
+        on_epoch: Called after every epoch with the states of the folds that trained in
+            it (checkpointing).
         Others: as :func:`~genen_scale.training.loop.train_fold`.
     """
+    inputs, optim, env = run.inputs, run.optim, run.env
     task = inputs.task
     primary = primary_metric(task.kind)
     y = torch.as_tensor(task.y)
@@ -70,12 +61,12 @@ def train_folds_stacked(
     module: StackedGCN = unwrap(stack)
     while active := [k for k, st in enumerate(states) if keep_training(st, optim, has_val[k])]:
         start = time.perf_counter()
-        b = batches.whole_graph(torch.from_numpy(task.nodes))
+        b = run.batches.whole_graph(torch.from_numpy(task.nodes))
         wait = time.perf_counter() - start
         stack.train()
         gens, seeds = [], {}
         for k in active:
-            order, s = epoch_seeds(folds[k], seed, states[k].epoch, env)
+            order, s = epoch_seeds(folds[k], run.seed, states[k].epoch, env)
             gens.append(torch.Generator(env.device).manual_seed(s))
             seeds[k] = order
         # Only the folds still training are computed (stopped ones keep their snapshot).
@@ -92,7 +83,8 @@ def train_folds_stacked(
         scores = _val_scores(stack, b, inputs, folds, active, has_val)
         peak = max(env.gather(env.peak_memory_mb()))
         for k, loss in zip(active, losses, strict=True):
-            stats = EpochStats(
+            record = EpochRecord(
+                epoch=states[k].epoch,
                 loss=env.mean(float(loss.detach())),
                 seeds_per_s=len(seeds[k]) * env.world_size * len(active) / elapsed,
                 loading_share=env.mean(wait / elapsed),
@@ -102,17 +94,17 @@ def train_folds_stacked(
                 lr=optimizer.param_groups[0]["lr"],
             )
             record_epoch(
-                states[k], optim, primary, scores[k], stats, lambda k=k: module.state_of(k)
+                states[k], optim, primary, scores[k], record, lambda k=k: module.state_of(k)
             )
             if env.rank == 0:
-                log_epoch(folds[k].index, states[k], stats, primary)
-        timed_checkpoint(on_epoch, states, [states[k] for k in active])
+                log_epoch(folds[k].index, states[k])
+        on_epoch([states[k] for k in active])
     outputs = []
     for k, (fold, st) in enumerate(zip(folds, states, strict=True)):
         if not has_val[k]:  # the paper protocol: the last epoch's model
             st.best_epoch, st.best_state = st.epoch - 1, module.state_of(k)
         lone = build_model(module.cfg, inputs.x.shape[1], task.num_outputs).to(env.device)
-        outputs.append(finish_fold(lone, inputs, fold, batches, env, st, model_name, optim.select))
+        outputs.append(finish_fold(lone, run, fold, st))
     return outputs
 
 

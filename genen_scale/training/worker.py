@@ -1,4 +1,4 @@
-"""A worker's place in the run and a fold's progress: what the loop and its callers share.
+"""A worker's place in the run and what its folds share: what the loops and their callers pass.
 
 Seed streams: every epoch's randomness is derived from (run seed, fold, epoch, rank), so a
 resumed epoch replays exactly and a checkpoint needs no RNG state beyond the epoch count.
@@ -6,7 +6,6 @@ resumed epoch replays exactly and a checkpoint needs no RNG state beyond the epo
 
 from __future__ import annotations
 
-import math
 import resource
 from dataclasses import dataclass, field
 
@@ -14,6 +13,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor
+
+from genen_scale.training.batches import GraphBatches
+from genen_scale.training.config import OptimConfig
+from genen_scale.training.inputs import RunInputs
 
 # Seed streams: the sampler seed of evaluation is a constant so that a model's scores
 # are a function of its weights only.
@@ -50,16 +53,24 @@ class WorkerEnv:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-@dataclass
-class FoldState:
-    """Progress of a fold: what a checkpoint must hold to continue it exactly."""
+@dataclass(frozen=True)
+class WorkerRun:
+    """What every fold a worker trains shares: the data, the batches, the schedule of
+    epochs and the worker's place (handed to the fold loops in place of a long argument
+    list)."""
 
-    epoch: int = 0
-    best_metric: float = -math.inf
-    best_epoch: int = -1
-    bad_epochs: int = 0
-    best_state: dict | None = None
-    history: list[dict] = field(default_factory=list)
+    inputs: RunInputs
+    """Features, graph, task and folds (:func:`~genen_scale.training.inputs.load_inputs`)."""
+    batches: GraphBatches
+    """Batch source over the run's graph, sampled or full batch."""
+    optim: OptimConfig
+    """Epochs, patience, the selection rule and the learning-rate schedule."""
+    seed: int
+    """The run seed: every epoch's randomness derives from it (:func:`derive_seed`)."""
+    env: WorkerEnv
+    """Rank, world size and device."""
+    model_name: str
+    """``model`` of the fold results (``model.arch``)."""
 
 
 def precision_context(precision: str, device: torch.device) -> torch.autocast:
