@@ -52,7 +52,6 @@ from genen_core.store import MANIFEST, StoreError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CACHE = "~/.cache/genen_scale/stores"
 FINGERPRINT = "fingerprint.json"
 CONTENT_BYTES = 1 << 20
 """Files up to this size are fingerprinted by their bytes, larger ones by size and time."""
@@ -88,15 +87,18 @@ def store_location(location: str | os.PathLike) -> str:
     return location if is_uri(location) else str(Path(location).resolve())
 
 
-def local_store(location: str | os.PathLike, cache_dir: str | os.PathLike = DEFAULT_CACHE) -> Path:
-    """The local path of the store at ``location``, copying it to ``cache_dir`` if a URI."""
+def local_store(location: str | os.PathLike, cache_dir: str | os.PathLike) -> Path:
+    """The local path of the store at ``location``, copying it to ``cache_dir`` if a URI.
+
+    ``cache_dir`` has no default here: the one default is ``DataConfig.store_cache``.
+    """
     location = str(location)
     if not is_uri(location):
         return Path(location)
     return sync_store(location, cache_dir).path
 
 
-def sync_store(uri: str, cache_dir: str | os.PathLike = DEFAULT_CACHE) -> SyncResult:
+def sync_store(uri: str, cache_dir: str | os.PathLike) -> SyncResult:
     """Copy the store at ``uri`` into ``cache_dir`` once per node (see the module docstring).
 
     Raises:
