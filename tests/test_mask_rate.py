@@ -60,7 +60,9 @@ def test_the_old_key_loads_with_a_warning_and_the_same_hash(tmp_path):
 
 
 def test_both_keys_are_one_clear_error():
-    with pytest.raises(ConfigError, match="'data.mask_fraction' is the old name of 'data.mask_rate'"):
+    with pytest.raises(
+        ConfigError, match="'data.mask_fraction' is the old name of 'data.mask_rate'"
+    ):
         load_config(
             TrainConfig, overrides=["--data.mask_rate", "0.5", "--data.mask_fraction", "0.5"]
         )
