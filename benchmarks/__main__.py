@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
@@ -26,6 +25,8 @@ import report  # noqa: E402
 from bench_encode import environment  # noqa: E402
 from scaling import STAGES, run_stage  # noqa: E402
 from scaling_report import RESULTS, plot  # noqa: E402
+
+from genen_core.logs import setup_logging
 
 
 def _counts(text: str) -> list[int]:
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         help="what else ran on the machine (recorded with every figure), e.g. 'shared'",
     )
     args, rest = p.parse_known_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
     if args.suite == "gpu":  # its own options (gpu_suite.py --help)
         result = gpu_suite.main(rest + (["--note", args.note] if args.note else []))
         if not result["quick"]:

@@ -40,6 +40,7 @@ sys.path.insert(0, str(HERE))
 from bench_train import ensure_features  # noqa: E402  (sibling script, not a package)
 
 from genen_core.config import from_mapping  # noqa: E402
+from genen_core.logs import setup_logging  # noqa: E402
 from genen_core.provenance import git_revision  # noqa: E402
 from genen_core.store import GraphStore  # noqa: E402
 from genen_scale.ray_env.local_ray import init_local_ray  # noqa: E402
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="also run the trials without Ray, one and --cpus processes at "
                    "once: the machine's own speed-up for this work")  # fmt: skip
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
     store_path = build_store()
     store = GraphStore.open(store_path)
     features = ensure_features(store, "minilm", 384)

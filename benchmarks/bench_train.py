@@ -43,6 +43,7 @@ import ray
 import torch
 
 from genen_core.config import load_config
+from genen_core.logs import setup_logging
 from genen_core.provenance import git_revision
 from genen_core.store import GraphStore
 from genen_scale.training import TrainConfig, run
@@ -461,7 +462,7 @@ def main_full_batch(argv: list[str]) -> dict:
     args = p.parse_args(argv)
     args.parts, args.stores = args.parts.split(","), args.stores.split(",")
     args.impls = args.impls.split(",")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
     args.out_dir = Path(args.out_dir) / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(args.json)
     result = json.loads(path.read_text()) if path.is_file() else {}
@@ -502,7 +503,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", default=str(HERE / "results" / "train.json"))
     p.add_argument("overrides", nargs="*", help="more TrainConfig overrides, after --")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
     store_path, origin = find_store(args.store)
     store = GraphStore.open(store_path)
     features = ensure_features(store, args.features, 384)

@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
+from genen_core.logs import setup_logging
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the bench_* scripts are siblings, not a package
 OUT = HERE / "out" / "scaling"
@@ -288,7 +290,7 @@ STAGES = {s.name: s for s in (Ingest(), Encode(), Sample(), Train(), Sweep())}
 
 
 def _in_child(stage: Stage, params, workers, threads, gpus, repeat):
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(logging.WARNING)
     before = os.getloadavg()[0]
     values = stage.measure(params, workers, threads, gpus, repeat)
     return values, [before, os.getloadavg()[0]]

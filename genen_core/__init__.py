@@ -2,8 +2,10 @@
 
 The graph store's format, reader and writer (:mod:`genen_core.store`), the label-file
 format (:mod:`genen_core.labels`), typed configuration (:mod:`genen_core.config`), every
-entry point's command line and ``--help`` (:mod:`genen_core.command_line`) and
-provenance (:mod:`genen_core.provenance`). ``ingest`` writes stores with it,
+entry point's command line and ``--help`` (:mod:`genen_core.command_line`), its logging
+setup (:mod:`genen_core.logs`), provenance (:mod:`genen_core.provenance`), and reading
+gzip-or-plain inputs and writing outputs atomically (:mod:`genen_core.files`). ``ingest``
+writes stores with it,
 ``genen_scale`` reads them; it imports neither (``tests/test_imports.py`` keeps that true).
 """
 

@@ -13,7 +13,6 @@ import ast
 import dataclasses
 import inspect
 import json
-import logging
 import sys
 import textwrap
 import typing
@@ -22,6 +21,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from genen_core.config import ConfigError, is_dataclass_type, load_config, read_file
+from genen_core.logs import setup_logging
 
 T = TypeVar("T")
 
@@ -122,9 +122,7 @@ def run_entry_point(
     ``errors`` becomes one line ``NAME: error: ...`` on stderr and exit code 2 (used by
     ``genen-predict``, ``genen-neighbors``, ``genen-enrichment`` and the report helpers).
     """
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging()
     args = list(sys.argv[1:] if argv is None else argv)
     if asks_for_help(args):
         print(help_text(cls, usage))

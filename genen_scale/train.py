@@ -33,6 +33,7 @@ import yaml
 
 from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_option
 from genen_core.config import ConfigError
+from genen_core.logs import setup_logging
 from genen_core.store import StoreError
 from genen_scale.demo import demo_overrides, demo_store
 from genen_scale.models.gnn import PRESETS
@@ -71,9 +72,7 @@ def parse_args(argv: list[str]) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging()
     argv = sys.argv[1:] if argv is None else argv
     if asks_for_help(argv):
         print(help_text(TrainConfig, __doc__))

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import sys
 
 from genen_core.command_line import asks_for_help, help_text, parse_command_line
 from genen_core.labels import LabelFileError
+from genen_core.logs import setup_logging
 from genen_core.store import GraphStore, StoreError
 from ingest.build import build_store
 from ingest.config import IngestConfig
@@ -39,9 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if asks_for_help(argv):
         print(help_text(IngestConfig, __doc__, flat=("sources",)))
         return 0
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging()
     try:
         cfg = parse_command_line(IngestConfig, lift_edge_flags(_lift_source_flags(argv)))
     except ValueError as e:

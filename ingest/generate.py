@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_option
 from genen_core.config import ConfigError
+from genen_core.logs import setup_logging
 from ingest.sources import GAF_NAMES
 from ingest.synthetic import genes as gs
 from ingest.synthetic import labels, links, ontology, texts
@@ -383,7 +384,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = pop_option(args, "--out")
     if out is None:
         raise ConfigError("give --out DIR, the directory to write the files to")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
     cfg = parse_command_line(GenerateConfig, args, presets=PRESETS, preset="demo")
     result = generate(Path(out), cfg)
     print(json.dumps(result["counts"], indent=2))

@@ -12,6 +12,7 @@ import sys
 
 from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
 from genen_core.config import ConfigError
+from genen_core.logs import setup_logging
 from genen_core.store import StoreError
 from genen_scale.encode.model import ModelNotFoundError
 from genen_scale.encode.stage import EncodeConfig, encode_store
@@ -24,9 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     if asks_for_help(argv):
         print(help_text(EncodeConfig, __doc__))
         return 0
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging()
     try:
         args = list(argv)
         store = pop_positional(args, "STORE (a graph store directory built by genen-ingest)")

@@ -30,6 +30,7 @@ import pandas as pd
 
 from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
 from genen_core.config import ConfigError
+from genen_core.logs import setup_logging
 from genen_core.store import GraphStore, StoreError
 from genen_scale.predict.trained_run import PredictError
 from genen_scale.report import figures, paired, tables
@@ -332,9 +333,7 @@ def _tsne(cfg: ReportConfig, results: pd.DataFrame, src: Path, fig_dir: Path, li
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging()
     args = list(sys.argv[1:] if argv is None else argv)
     if asks_for_help(args):
         print(help_text(ReportConfig, __doc__))

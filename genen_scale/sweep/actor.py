@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import logging
 import multiprocessing
 import signal
 import sys
@@ -28,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from genen_core.logs import setup_logging
 from genen_scale.sweep.layout import ERROR, trial_dir
 
 # The module the child's forkserver imports once: everything a trial runs.
@@ -42,8 +42,7 @@ def tune_trial(config: dict) -> None:
     """The Tune function trainable: one trial, reported once when it has finished."""
     from ray import tune
 
-    if not logging.getLogger().handlers:  # a fresh worker process logs nothing by default
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()  # a fresh worker process logs nothing by default
     spec, out = config["spec"], config["sweep_dir"]
     # Ray Train inside Tune: a multi-worker trial's own process drives its Train workers.
     run = _run if spec["train"]["scaling"]["num_workers"] > 0 else run_in_child
@@ -79,7 +78,7 @@ def _child_init() -> None:
         # PR_SET_PDEATHSIG: SIGKILL this process when its parent (the forkserver, which
         # exits with the actor's process) dies.
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
 
 
 def _run(spec: dict, sweep_dir: str, cpus: float, gpus: float) -> float:

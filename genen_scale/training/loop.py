@@ -36,6 +36,7 @@ from pathlib import Path
 
 import torch
 
+from genen_core.logs import setup_logging
 from genen_scale.models.gnn import build_model
 from genen_scale.models.stacked import StackedGCN
 from genen_scale.tasks.folds import Fold
@@ -75,8 +76,7 @@ def train_loop_per_worker(config: dict) -> None:
     """
     spec: LoopSpec = config["spec"]
     cfg = spec.cfg
-    if not logging.getLogger().handlers:  # a fresh worker process logs nothing by default
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()  # a fresh worker process logs nothing by default
     torch.set_num_threads(cfg.scaling.threads_per_worker)
     env = worker_env(cfg.scaling)
     inputs = load_inputs(spec.store, cfg.data, cfg.eval, cfg.seed)
