@@ -10,7 +10,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
-from train_helpers import FEATURES, small_args, small_config, train_store
+from train_helpers import (
+    FEATURES,
+    assert_scored_as_the_whole_graph,
+    small_args,
+    small_config,
+    train_store,
+)
 
 from genen_core.config import ConfigError
 from genen_scale.models.gnn import build_model
@@ -117,6 +123,37 @@ def test_same_seed_gives_identical_metrics(store, tmp_path):
     assert np.array_equal(np.load(a / "embeddings.npy"), np.load(b / "embeddings.npy"))
 
 
+def _crash_and_resume(store, tmp_path, monkeypatch, extra):
+    """Run ``extra`` uninterrupted (``ref``), then again crashing at the sixth booked epoch
+    (of two folds of 4 epochs alone: fold 1, epoch 1), then resume the crashed run.
+
+    Returns:
+        ``ref``, the resumed run's directory and how many epochs the resumed run trained.
+    """
+    ref, _ = run(small_config(store, tmp_path, "--run_name", "ref", *extra))
+
+    real, calls = loop_module.record_epoch, {"n": 0, "resumed": 0}
+
+    def crash_at_the_sixth_epoch_record(*args, **kwargs):  # alone: fold 1, epoch 1
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt("simulated crash")
+        return real(*args, **kwargs)
+
+    def count(*args, **kwargs):
+        calls["resumed"] += 1
+        return real(*args, **kwargs)
+
+    for module in (loop_module, stacked_loop):
+        monkeypatch.setattr(module, "record_epoch", crash_at_the_sixth_epoch_record)
+    with pytest.raises(KeyboardInterrupt):
+        run(small_config(store, tmp_path, "--run_name", "crashed", *extra))
+    for module in (loop_module, stacked_loop):
+        monkeypatch.setattr(module, "record_epoch", count)
+    resumed, _ = run(small_config(store, tmp_path, "--run_name", "crashed", "--resume", *extra))
+    return ref, resumed, calls["resumed"]
+
+
 @pytest.mark.parametrize(
     "stacked,schedule,lr",
     [("true", "none", "0.01"), ("false", "none", "0.01"), ("false", "plateau", "0.5")],
@@ -132,23 +169,7 @@ def test_resume_after_a_crash_replays_the_uninterrupted_run(
         "--scaling.stack_folds", stacked, "--scaling.checkpoint_every", "1",
         "--optim.scheduler", schedule, "--optim.scheduler_patience", "0", "--optim.lr", lr,
     )  # fmt: skip
-    ref, _ = run(small_config(store, tmp_path, "--run_name", "ref", *extra))
-
-    real, calls = loop_module.record_epoch, {"n": 0}
-
-    def crash_at_the_sixth_epoch_record(*args, **kwargs):  # alone: fold 1, epoch 1
-        calls["n"] += 1
-        if calls["n"] == 6:
-            raise KeyboardInterrupt("simulated crash")
-        return real(*args, **kwargs)
-
-    for module in (loop_module, stacked_loop):
-        monkeypatch.setattr(module, "record_epoch", crash_at_the_sixth_epoch_record)
-    with pytest.raises(KeyboardInterrupt):
-        run(small_config(store, tmp_path, "--run_name", "crashed", *extra))
-    for module in (loop_module, stacked_loop):
-        monkeypatch.setattr(module, "record_epoch", real)
-    resumed, _ = run(small_config(store, tmp_path, "--run_name", "crashed", "--resume", *extra))
+    ref, resumed, _ = _crash_and_resume(store, tmp_path, monkeypatch, extra)
     assert (resumed / "metrics.json").read_text() == (ref / "metrics.json").read_text()
     losses = [
         [e["loss"] for e in json.loads((d / "history.json").read_text())["1"]]
@@ -157,6 +178,47 @@ def test_resume_after_a_crash_replays_the_uninterrupted_run(
     assert losses[0] == losses[1]
     lrs = [e["lr"] for e in json.loads((ref / "history.json").read_text())["1"]]
     assert (len(set(lrs)) > 1) == (schedule == "plateau"), lrs
+
+
+@pytest.mark.parametrize("arch", ["gcn", "gat"])
+def test_sampled_resume_after_a_crash_replays_the_uninterrupted_run(
+    store, tmp_path, monkeypatch, arch
+):
+    """Sampled neighbourhoods (a new sample of every batch each epoch, a fixed sample for
+    evaluation) resume exactly too: the resumed run trains only the epochs the crash
+    lost and ends where the uninterrupted run ended."""
+    extra = (
+        "--data.full_batch", "false", "--model.arch", arch, "--eval.folds_to_run", "[0, 1]",
+        "--optim.epochs", "4", "--eval.baselines", "[]", "--scaling.checkpoint_every", "1",
+    )  # fmt: skip
+    ref, resumed, trained = _crash_and_resume(store, tmp_path, monkeypatch, extra)
+    # Fold 0 had finished; fold 1 continues from its checkpoint after epoch 0.
+    assert trained == 3
+    assert (resumed / "metrics.json").read_text() == (ref / "metrics.json").read_text()
+    hr, hc = (json.loads((d / "history.json").read_text()) for d in (ref, resumed))
+    for k in ("0", "1"):
+        assert [(e["loss"], e["val_auc"]) for e in hr[k]] == [
+            (e["loss"], e["val_auc"]) for e in hc[k]
+        ]
+        assert "stacked_folds" not in hr[k][0]  # sampled runs go fold by fold
+    for k in (0, 1):
+        emb = (np.load(d / f"embeddings_fold{k}.npy") for d in (ref, resumed))
+        assert np.array_equal(*emb)
+
+
+def test_gat_trains_on_sampled_neighbourhoods(store, tmp_path, caplog):
+    """GAT through the sampled training loop: it learns, and with every neighbour
+    sampled its evaluation scores what the whole graph does."""
+    cfg = small_config(
+        store, tmp_path, "--model.arch", "gat", "--data.full_batch", "false",
+        "--data.fanouts", "[-1, -1]", "--eval.folds_to_run", "[0]", "--eval.baselines", "[]",
+    )  # fmt: skip
+    with caplog.at_level("INFO"):
+        run_dir, summary = run(cfg)
+    assert "training on sampled neighbourhoods" in caplog.text
+    history = json.loads((run_dir / "history.json").read_text())["0"]
+    assert history[-1]["loss"] < history[0]["loss"] and summary["mean"].iloc[0] > 0.8
+    assert_scored_as_the_whole_graph(run_dir, cfg)
 
 
 def test_stacked_folds_equal_folds_trained_alone(store, tmp_path):

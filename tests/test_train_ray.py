@@ -1,4 +1,5 @@
-"""Ray Train on a real local cluster: DDP with 1 and 2 workers, and a worker killed mid-run."""
+"""Ray Train on a real local cluster: DDP with 1 and 2 workers, the evaluation sharded over
+2 workers, and a worker killed mid-run."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import ray
 import ray.cloudpickle
 from ray.train import UserCallback
-from train_helpers import small_config, train_store
+from train_helpers import assert_scored_as_the_whole_graph, small_config, train_store
 
 from genen_scale.training import run
 
@@ -75,6 +76,21 @@ def test_loss_falls_with_two_workers(two_workers):
     losses = _losses(two_workers)
     assert losses[-1] < losses[0]
     assert (two_workers / "ray" / "train").is_dir()  # Ray Train persisted checkpoints
+
+
+@pytest.mark.slow  # about 45 s on a loaded 2-core machine: a second worker group
+def test_two_sampled_workers_shard_and_gather_the_evaluation(cluster, store, tmp_path):
+    """Two DDP workers in sampled mode each score half of the genes and gather the rows:
+    with every neighbour sampled (GAT, fanouts -1) the gathered embeddings and test scores
+    equal the kept weights over the whole graph in one process, row for row."""
+    cfg = small_config(
+        store, tmp_path, "--scaling.num_workers", "2", "--model.arch", "gat",
+        "--data.full_batch", "false", "--data.fanouts", "[-1, -1]", "--optim.epochs", "2",
+        "--eval.folds_to_run", "[0]", "--eval.baselines", "[]",
+    )  # fmt: skip
+    run_dir, summary = run(cfg)
+    assert summary["mean"].iloc[0] > 0.5
+    assert_scored_as_the_whole_graph(run_dir, cfg)
 
 
 @pytest.mark.slow

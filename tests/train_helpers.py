@@ -6,11 +6,18 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import torch
 from conftest import build_tiny_store
 
 from genen_core.config import load_config
 from genen_core.store import GraphStore
+from genen_scale.models.gnn import build_model
 from genen_scale.training import TrainConfig
+from genen_scale.training.batches import GraphBatches
+from genen_scale.training.evaluation import infer
+from genen_scale.training.inputs import load_inputs
+from genen_scale.training.worker import WorkerEnv
 
 FEATURES = "test"
 
@@ -79,6 +86,32 @@ def small_args(store: GraphStore, out: Path, *extra: str) -> list[str]:
 
 def small_config(store: GraphStore, out: Path, *extra: str) -> TrainConfig:
     return load_config(TrainConfig, None, small_args(store, out, *extra))
+
+
+def assert_scored_as_the_whole_graph(run_dir: Path, cfg: TrainConfig, fold: int = 0) -> None:
+    """Fold ``fold``'s outputs of a sampled run with every neighbour sampled
+    (``data.fanouts`` all -1) equal its kept weights over the whole graph in one process:
+    the embeddings of all genes (row i = node i) and the test genes' scores.
+
+    A GAT's output at a node depends only on its in-neighbours, so a sample holding all of
+    them computes what the whole graph does (a GCN's degree normalisation would differ).
+    """
+    assert cfg.model.arch == "gat" and all(f == -1 for f in cfg.data.fanouts)
+    inputs = load_inputs(str(cfg.data.store), cfg.data, cfg.eval, cfg.seed)
+    task = inputs.task
+    model = build_model(cfg.model, inputs.x.shape[1], task.num_outputs, inputs.csr.nnz)
+    model.load_state_dict(torch.load(run_dir / "checkpoints" / f"best_fold{fold}.pt"))
+    whole = GraphBatches(
+        inputs.csr, inputs.x, cfg.data.fanouts, 64, True, torch.device("cpu"), cfg.model
+    )
+    genes = np.arange(inputs.store.num_genes)
+    logits, emb = infer(model, whole, genes, WorkerEnv(), embed=True)
+    got = np.load(run_dir / f"embeddings_fold{fold}.npy")
+    np.testing.assert_allclose(got, emb.numpy(), rtol=1e-4, atol=1e-5)
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    test = preds[(preds.model == "gat") & (preds.fold == fold) & (preds.split == "test")]
+    want = task.scores(logits[test.node.to_numpy()])
+    np.testing.assert_allclose(test.score.to_numpy(), want, rtol=1e-4, atol=1e-6)
 
 
 # A sweep of four small trials: a GCN and the logistic-regression baseline, unmasked and half masked.
