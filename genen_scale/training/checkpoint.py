@@ -26,7 +26,6 @@ finished folds from there instead of from the checkpoint.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
+from genen_core.files import atomic_path
 from genen_scale.tasks.fold_result import FoldResult, Predictions
 from genen_scale.training.evaluation import FoldOutputs
 from genen_scale.training.inputs import TrainError
@@ -45,9 +45,8 @@ FORMAT = 1
 
 
 def _replace_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    write(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        write(tmp)
 
 
 def save_state(directory: Path, state: RunState) -> None:
