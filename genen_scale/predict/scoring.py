@@ -67,7 +67,7 @@ def score_genome(run: TrainedRun, inputs: RunInputs) -> GenomeScores:
     env = WorkerEnv(device=torch.device("cuda" if use_gpu else "cpu"))
     task = inputs.task
     # The memory estimate that chose full batch counted the folds when they trained
-    # stacked (genen_scale.training.distributed), so it must count them here too.
+    # stacked (genen_scale.training.loop), so it must count them here too.
     models = len(inputs.folds) if stacks_folds(cfg) else 1
     batches = run_batches(
         cfg, inputs.csr, inputs.x, torch.from_numpy(task.nodes), models, env.device
