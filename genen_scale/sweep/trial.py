@@ -98,12 +98,11 @@ def _gnn(cfg: TrainConfig) -> pd.DataFrame:
     run_dir, _ = run(cfg)
     table = pd.read_parquet(run_dir / "metrics.parquet")
     table = table[table["model"] == cfg.model.arch].reset_index(drop=True)
-    history = json.loads((run_dir / "history.json").read_text())
+    history = results.read_history(run_dir / HISTORY)
     if "epochs" not in table:
-        table["epochs"] = [len(history[str(k)]) for k in table["fold"]]
+        table["epochs"] = [len(history[k]) for k in table["fold"]]
     table["peak_mem_mb"] = [
-        max((e.get("peak_mem_mb", np.nan) for e in history[str(k)]), default=np.nan)
-        for k in table["fold"]
+        max((e.peak_mem_mb for e in history[k]), default=np.nan) for k in table["fold"]
     ]
     return table
 
