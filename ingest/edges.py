@@ -41,7 +41,8 @@ import pyarrow.compute as pc
 
 from genen_core.files import open_maybe_gzip
 from ingest.errors import IngestError
-from ingest.idmap import ID_TYPES, IdMap, Match, Resolution, id_type_of
+from ingest.id_claims import ID_TYPES
+from ingest.idmap import IdMap, Match, Resolution, id_type_of
 
 log = logging.getLogger(__name__)
 
