@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from train_helpers import small_config, train_store
 
+from genen_scale.tasks.fold_result import EpochRecord
 from genen_scale.tasks.metrics import evaluate
 from genen_scale.training import TrainError, run
-from genen_scale.training.checkpoint import STATE_JSON, STATE_TENSORS
+from genen_scale.training.checkpoint import STATE_JSON, STATE_TENSORS, load_state, save_state
+from genen_scale.training.state import FoldState, RunState
 
 ONE_FOLD = ("--eval.folds_to_run", "[0]", "--optim.epochs", "2", "--eval.baselines", "[]")
 
@@ -141,3 +146,41 @@ def test_checkpoints_every_n_epochs_hold_no_fold_outputs(store, tmp_path, monkey
     doc = json.loads((run_dir / "checkpoint" / STATE_JSON).read_text())
     assert doc["done"] == [0] and os.path.getsize(run_dir / "checkpoint" / STATE_TENSORS) < 2000
     assert np.load(run_dir / "embeddings_fold0.npy").shape[1] == cfg.model.hidden
+
+
+def test_checkpoint_state_round_trips_typed(tmp_path):
+    """A stacked group's :class:`RunState` (two folds, one without kept weights yet, a
+    schedule) reads back field for field; between folds only the finished folds are kept."""
+    record = EpochRecord(
+        epoch=0, loss=0.5, seeds_per_s=10.0, loading_share=0.1, peak_mem_mb=100.0,
+        epoch_s=0.2, lr=0.01, stacked_folds=2, primary="auc", val_metric=0.75, val_loss=0.6,
+        checkpoint_s=0.01,
+    )  # fmt: skip
+    states = [
+        FoldState(1, -0.6, 0, 0, {"w": torch.arange(3.0)}, [record]),
+        FoldState(1, -math.inf, -1, 1, None, [replace(record, checkpoint_s=None)]),
+    ]
+    optim = {
+        "state": {0: {"step": torch.tensor(1.0)}},
+        "param_groups": [{"lr": 0.01, "params": [0]}],
+    }
+    state = RunState(
+        done=[3], folds=[0, 1], fold_states=states, stacked=True,
+        model={"w": torch.ones(2)}, optim=optim, sched={"best": 0.6, "num_bad_epochs": 0},
+    )  # fmt: skip
+    save_state(tmp_path, state)
+    back = load_state(tmp_path)
+    assert (back.done, back.folds, back.stacked, back.sched) == ([3], [0, 1], True, state.sched)
+    assert torch.equal(back.model["w"], torch.ones(2))
+    assert back.optim["param_groups"] == optim["param_groups"]
+    assert torch.equal(back.optim["state"][0]["step"], torch.tensor(1.0))
+    for got, want in zip(back.fold_states, states, strict=True):
+        assert (got.epoch, got.best_metric, got.best_epoch, got.bad_epochs, got.history) == (
+            want.epoch, want.best_metric, want.best_epoch, want.bad_epochs, want.history,
+        )  # fmt: skip
+    assert torch.equal(back.fold_states[0].best_state["w"], torch.arange(3.0))
+    assert back.fold_states[1].best_state is None
+    save_state(tmp_path, replace(state, folds=[], done=[0, 1, 3]))
+    between = load_state(tmp_path)
+    assert between.done == [0, 1, 3] and between.folds == between.fold_states == []
+    assert between.model is None and between.optim is None
