@@ -16,7 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 from tqdm import tqdm
 
-from genen_core.labels import LABEL_SUFFIXES, Renamer, load_label_file
+from genen_core.known_labels import LABEL_SUFFIXES
+from genen_core.labels import Renamer, load_label_file
 from ingest.errors import IngestError
 from ingest.idmap import Match, Resolution
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genen_core.labels import KINDS
+from genen_core.known_labels import KINDS
 from genen_scale.tasks.kinds import BY_NAME, Binary, Regression, TaskKind, task_kind
 
 ROOT = Path(__file__).resolve().parents[1]

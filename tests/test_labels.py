@@ -8,13 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from genen_core.labels import (
-    DERIVED_TASKS,
-    KNOWN_TASKS,
-    LAYOUTS,
-    LabelFileError,
-    load_label_file,
-)
+from genen_core.known_labels import DERIVED_TASKS, KNOWN_TASKS, LAYOUTS
+from genen_core.labels import LabelFileError, load_label_file
 from ingest.errors import IngestError
 from ingest.labels import load_label_dir
 

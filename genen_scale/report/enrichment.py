@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from genen_core.command_line import run_entry_point
-from genen_core.labels import LABEL_SUFFIXES
+from genen_core.known_labels import LABEL_SUFFIXES
 from genen_core.store import GO_NAMESPACES, StoreError
 from genen_scale.predict.trained_run import PredictError, TrainedRun
 from genen_scale.report.go_enrichment import Enrichment, enrich, go_annotations, kmeans_clusters

@@ -35,7 +35,7 @@ from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neural_network import MLPRegressor
 
-from genen_core.labels import KINDS
+from genen_core.known_labels import KINDS
 from genen_scale.tasks.kind_base import SingleLabelClassification, TaskKind  # re-exported
 from genen_scale.tasks.metric_primitives import (  # MetricWarning: re-exported for callers
     MetricWarning,
@@ -254,7 +254,7 @@ class Regression(TaskKind):
 BY_NAME: dict[str, TaskKind] = {
     k.name: k for k in (Binary(), Multiclass(), Multilabel(), Regression())
 }
-assert tuple(BY_NAME) == KINDS, "genen_core.labels.KINDS and the kind classes must agree"
+assert tuple(BY_NAME) == KINDS, "genen_core.known_labels.KINDS and the kind classes must agree"
 
 
 def task_kind(kind: str | TaskKind) -> TaskKind:

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from genen_core.labels import KINDS, TASK_ALIASES, load_label_file
+from genen_core.known_labels import KINDS, TASK_ALIASES
+from genen_core.labels import load_label_file
 from genen_core.store import GraphStore
 from genen_scale.tasks.kinds import TaskKind, task_kind
 
@@ -100,7 +101,7 @@ def build_task(
 
     Args:
         name: Task name.
-        kind: Task kind, or its name (see :data:`genen_core.labels.KINDS`).
+        kind: Task kind, or its name (see :data:`genen_core.known_labels.KINDS`).
         classes: Class names; a classification label is an index into it.
         genes: ``[rows]`` gene symbols.
         labels: ``[rows]`` float labels (class index or regression value).
@@ -170,7 +171,7 @@ def load_task(store: GraphStore, name: str) -> Task:
 
 def stored_task_name(tasks: dict, name: str) -> str:
     """The name under which ``tasks`` (a store's manifest tasks) holds task ``name``: an
-    old name (:data:`genen_core.labels.TASK_ALIASES`) finds the task in a store built
+    old name (:data:`genen_core.known_labels.TASK_ALIASES`) finds the task in a store built
     since the rename, and the new name finds it in a store built before."""
     if name in tasks:
         return name

@@ -124,7 +124,7 @@ RECIPES: dict[tuple[str, str], dict[str, tuple[Any, str]]] = {
 }
 """(task, arch) -> dotted training option -> (value, "notebook cell N")."""
 
-# Old task names (genen_core.labels.TASK_ALIASES) whose rows predate the authors' tasks.
+# Old task names (genen_core.known_labels.TASK_ALIASES) whose rows predate the authors' tasks.
 _NOT_THEIRS = {
     "tf_target_type": "tf_target_type_gata4 or tf_target_type_tbx5",
     "tf_target_type_multilabel": "tf_target_type_gata4 or tf_target_type_tbx5",
