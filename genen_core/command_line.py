@@ -105,6 +105,24 @@ def parse_command_line(
         raise ConfigError(str(e)) from None
 
 
+def begin_entry_point(
+    argv: Sequence[str] | None, cls: type, usage: str, flat: tuple[str, ...] = ()
+) -> list[str] | None:
+    """What every entry point's ``main`` does first: set up logging and answer ``--help``.
+
+    Returns:
+        The arguments to parse (``argv``, else ``sys.argv[1:]``), or None when ``--help``
+        was asked and printed (:func:`help_text` of ``cls``, ``usage`` and ``flat``): the
+        entry point then returns 0.
+    """
+    setup_logging()
+    args = list(sys.argv[1:] if argv is None else argv)
+    if asks_for_help(args):
+        print(help_text(cls, usage, flat))
+        return None
+    return args
+
+
 def run_entry_point(
     name: str,
     cls: type[T],
@@ -122,10 +140,8 @@ def run_entry_point(
     ``errors`` becomes one line ``NAME: error: ...`` on stderr and exit code 2 (used by
     ``genen-predict``, ``genen-neighbors``, ``genen-enrichment`` and the report helpers).
     """
-    setup_logging()
-    args = list(sys.argv[1:] if argv is None else argv)
-    if asks_for_help(args):
-        print(help_text(cls, usage))
+    args = begin_entry_point(argv, cls, usage)
+    if args is None:
         return 0
     try:
         given = [x for key in positional for x in (f"--{key}", pop_positional(args, key.upper()))]

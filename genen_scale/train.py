@@ -31,9 +31,8 @@ import sys
 import ray
 import yaml
 
-from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_option
+from genen_core.command_line import begin_entry_point, parse_command_line, pop_option
 from genen_core.config import ConfigError
-from genen_core.logs import setup_logging
 from genen_core.store import StoreError
 from genen_scale.demo import demo_overrides, demo_store
 from genen_scale.models.gnn import PRESETS
@@ -72,14 +71,11 @@ def parse_args(argv: list[str]) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    setup_logging()
-    argv = sys.argv[1:] if argv is None else argv
-    if asks_for_help(argv):
-        print(help_text(TrainConfig, __doc__))
+    argv = begin_entry_point(argv, TrainConfig, __doc__)
+    if argv is None:
         return 0
     started = False
     try:
-        argv = list(argv)
         # Not a TrainConfig key: it decides nothing of the run (nor its config hash).
         then_predict = _flag(pop_option(argv, "--predict", "true or false"), "--predict")
         chain = pop_option(argv, "--mask_chain", "a list of masking rates")

@@ -22,9 +22,8 @@ import dataclasses
 import json
 import sys
 
-from genen_core.command_line import asks_for_help, help_text, parse_command_line
+from genen_core.command_line import begin_entry_point, parse_command_line
 from genen_core.labels import LabelFileError
-from genen_core.logs import setup_logging
 from genen_core.store import GraphStore, StoreError
 from ingest.build import build_store
 from ingest.config import IngestConfig
@@ -35,11 +34,9 @@ from ingest.sources import SourcesConfig
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 success, 2 bad config or input)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if asks_for_help(argv):
-        print(help_text(IngestConfig, __doc__, flat=("sources",)))
+    argv = begin_entry_point(argv, IngestConfig, __doc__, flat=("sources",))
+    if argv is None:
         return 0
-    setup_logging()
     try:
         cfg = parse_command_line(IngestConfig, lift_edge_flags(_lift_source_flags(argv)))
     except ValueError as e:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
+from genen_core.command_line import begin_entry_point, parse_command_line, pop_positional
 from genen_core.config import ConfigError
-from genen_core.logs import setup_logging
 from genen_core.store import StoreError
 from genen_scale.encode.model import ModelNotFoundError
 from genen_scale.encode.stage import EncodeConfig, encode_store
@@ -21,13 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if asks_for_help(argv):
-        print(help_text(EncodeConfig, __doc__))
+    args = begin_entry_point(argv, EncodeConfig, __doc__)
+    if args is None:
         return 0
-    setup_logging()
     try:
-        args = list(argv)
         store = pop_positional(args, "STORE (a graph store directory built by genen-ingest)")
         cfg = parse_command_line(EncodeConfig, args)
         path = encode_store(store, cfg)

@@ -28,9 +28,8 @@ from shlex import quote
 import numpy as np
 import pandas as pd
 
-from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
+from genen_core.command_line import begin_entry_point, parse_command_line, pop_positional
 from genen_core.config import ConfigError
-from genen_core.logs import setup_logging
 from genen_core.store import GraphStore, StoreError
 from genen_scale.predict.trained_run import PredictError
 from genen_scale.report import figures, paired, tables
@@ -333,10 +332,8 @@ def _tsne(cfg: ReportConfig, results: pd.DataFrame, src: Path, fig_dir: Path, li
 
 
 def main(argv: list[str] | None = None) -> int:
-    setup_logging()
-    args = list(sys.argv[1:] if argv is None else argv)
-    if asks_for_help(args):
-        print(help_text(ReportConfig, __doc__))
+    args = begin_entry_point(argv, ReportConfig, __doc__)
+    if args is None:
         return 0
     try:
         results_dir = pop_positional(args, "DIR (the sweep's output directory)")

@@ -23,9 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from genen_core.command_line import asks_for_help, help_text, parse_command_line, pop_positional
+from genen_core.command_line import begin_entry_point, parse_command_line, pop_positional
 from genen_core.config import CliText, ConfigError
-from genen_core.logs import setup_logging
 from genen_core.store import StoreError
 from genen_scale.ray_env.local_ray import join_or_start
 from genen_scale.sweep.config import SweepConfig
@@ -78,10 +77,8 @@ def has_pending(cfg: SweepConfig) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    setup_logging()
-    argv = sys.argv[1:] if argv is None else argv
-    if asks_for_help(argv):
-        print(help_text(SweepConfig, __doc__))
+    argv = begin_entry_point(argv, SweepConfig, __doc__)
+    if argv is None:
         return 0
     started = False
     try:
