@@ -182,6 +182,43 @@ def test_sampled_batch_equals_full_graph_on_seeds(arch, output, edge_weight):
     torch.testing.assert_close(sampled[: batch.batch_size], full, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "arch,output,edge_weight",
+    [("gcn", "conv", "none"), ("gcn", "linear", "fixed"), ("gat", "conv", "none")],
+)
+def test_trimmed_sampled_batch_equals_untrimmed_at_the_seeds(arch, output, edge_weight):
+    """A sampled batch's layers keep only the rows a later layer reads (the seeds and
+    their hop-1 nodes, then the seeds): the seeds' outputs and gradients are those of
+    propagating over every sampled node."""
+    from genen_scale.training.batches import GraphBatches
+
+    rng = np.random.default_rng(5)
+    n = 300
+    src, dst = rng.integers(0, n, 3000), rng.integers(0, n, 3000)
+    csr = csr_from_edges(src, dst, n, rng.random(3000))
+    x = torch.from_numpy(rng.standard_normal((n, 12)).astype(np.float32))
+    cfg = small_cfg(arch, output, edge_weight)
+    torch.manual_seed(0)
+    model = build_model(cfg, 12, 3, num_edges=csr.nnz).eval()
+    batches = GraphBatches(csr, x, [4] * cfg.num_hops, 16, False, torch.device("cpu"), cfg)
+    nodes, checked = torch.arange(0, 64), 0
+    # The same sample again, for the untrimmed pass over the batch's own features.
+    raw = make_neighbor_loader(csr, None, nodes, [4] * cfg.num_hops, 16, False, seed=1)
+    for b, r in zip(batches(nodes, seed=1), raw, strict=True):
+        assert b.layers is not None and b.layers[0].rows < r.num_nodes and b.layers[-1].rows == 16
+        outs = []
+        for trimmed in (b.inputs(), {**b.inputs(), "layers": None, "x": x[r.n_id]}):
+            model.zero_grad()
+            out = model(**trimmed)[b.seed_pos]
+            out.square().sum().backward()
+            outs.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+        torch.testing.assert_close(outs[0][0], outs[1][0], rtol=1e-5, atol=1e-5)
+        for g_trim, g_full in zip(outs[0][1], outs[1][1], strict=True):
+            torch.testing.assert_close(g_trim, g_full, rtol=1e-4, atol=1e-5)
+        checked += 1
+    assert checked == 4
+
+
 @pytest.mark.parametrize("output", ["conv", "linear"])
 @pytest.mark.parametrize("edge_weight", ["none", "fixed", "learned"])
 def test_sparse_adjacency_equals_edge_index_path(edge_weight, output):

@@ -309,9 +309,11 @@ def test_training_batches_come_in_csr_order(tiny_store, monkeypatch):
         assert got == got2
 
 
-def test_training_batches_gather_x_rows_of_the_sampled_nodes(tiny_store):
-    """GraphBatches gathers x itself (the loader samples without features): each batch's
-    x is the float32 rows of the nodes the loader samples for the same seed, seeds first."""
+@pytest.mark.parametrize("arch", ["gat", "gcn"])
+def test_training_batches_gather_x_rows_of_the_sampled_nodes(tiny_store, arch):
+    """GraphBatches gathers x itself (the loader samples without features): a GAT batch's
+    x is the float32 rows of the nodes the loader samples for the same seed, seeds first;
+    a GCN batch reads the whole float32 matrix by global id in its first layer instead."""
     from genen_scale.models.gnn import ModelConfig
     from genen_scale.training.batches import GraphBatches
 
@@ -319,13 +321,20 @@ def test_training_batches_gather_x_rows_of_the_sampled_nodes(tiny_store):
     x = torch.from_numpy(np.random.default_rng(2).standard_normal((csr.num_nodes, 5)))
     x = x.to(torch.float16)  # cast to float32 on the way, as the loader did
     nodes = torch.tensor([9, 4, 120, 33, 2, 77, 150])
-    got = list(GraphBatches(csr, x, [3, 2], 3, False, torch.device("cpu"), ModelConfig())(nodes, 8))
+    cfg = ModelConfig(arch=arch)
+    got = list(GraphBatches(csr, x, [3, 2], 3, False, torch.device("cpu"), cfg)(nodes, 8))
     want = list(make_neighbor_loader(csr, x, nodes, [3, 2], 3, False, 8))
     assert len(got) == len(want) == 3
     for g, w in zip(got, want, strict=True):
-        assert g.x.dtype == torch.float32 and torch.equal(g.x, x[w.n_id].float())
-        assert torch.equal(g.seeds, w.n_id[: w.batch_size]) and g.x.shape[0] == w.num_nodes
-        assert g.adj.num_nodes == w.num_nodes
+        assert torch.equal(g.seeds, w.n_id[: w.batch_size])
+        if arch == "gat":
+            assert g.x.dtype == torch.float32 and torch.equal(g.x, x[w.n_id].float())
+            assert g.x.shape[0] == w.num_nodes and g.adj is None
+            continue
+        first = g.layers[0].adj
+        assert g.x.dtype == torch.float32 and torch.equal(g.x, x.float())
+        assert g.adj.num_nodes == w.num_nodes and first.shape[1] == csr.num_nodes
+        assert set(first.col.tolist()) <= set(w.n_id.tolist())
 
 
 def test_full_batch_has_sampled_batch_fields(tiny_store):

@@ -55,7 +55,9 @@ class Adjacency:
         loop_edges, loop_nodes: Input self-loops and their nodes (whose added loop takes
             their weight; with ``add_self_loops``).
         t_crow, t_col, t_perm: CSR of the transpose; entry ``j`` of it is entry
-            ``t_perm[j]`` of this matrix.
+            ``t_perm[j]`` of this matrix. Built on first use (:meth:`transpose`): only a
+            gradient with respect to the input needs it, and a sampled batch's first
+            layer (fixed input features) never does.
         normalize: Apply the symmetric normalisation.
         add_self_loops: One self-loop per node (as ``GCNConv``; needs ``normalize``).
         const: Cached values for a fixed weight vector (see :meth:`cache`).
@@ -71,13 +73,13 @@ class Adjacency:
     src_edge: Tensor
     loop_edges: Tensor
     loop_nodes: Tensor
-    t_crow: Tensor
-    t_col: Tensor
-    t_perm: Tensor
     normalize: bool
     add_self_loops: bool
     const: Tensor | None = None
     num_cols: int | None = None
+    t_crow: Tensor | None = None
+    t_col: Tensor | None = None
+    t_perm: Tensor | None = None
 
     @classmethod
     def build(
@@ -118,8 +120,7 @@ class Adjacency:
         cls, rows, cols, src_edge, n_rows, n_cols, normalize, add_self_loops, loop_edges,
         loop_nodes, const=None,
     ) -> Adjacency:  # fmt: skip
-        """The matrix of CSR-ordered entries, with its transpose."""
-        t_perm = torch.argsort(cols * n_rows + rows, stable=True)
+        """The matrix of CSR-ordered entries."""
         return cls(
             num_nodes=n_rows,
             crow=_crow(rows, n_rows),
@@ -128,9 +129,6 @@ class Adjacency:
             src_edge=src_edge,
             loop_edges=loop_edges,
             loop_nodes=loop_nodes,
-            t_crow=_crow(cols[t_perm], n_cols),
-            t_col=rows[t_perm],
-            t_perm=t_perm,
             normalize=normalize,
             add_self_loops=add_self_loops,
             const=const,
@@ -169,6 +167,23 @@ class Adjacency:
             self.row[:end], col, self.src_edge[:end], rows, cols, False, False,
             self.loop_edges[:0], self.loop_nodes[:0], const=self.const[:end],
         )  # fmt: skip
+
+    def transpose(self) -> tuple[Tensor, Tensor, Tensor]:
+        """``(t_crow, t_col, t_perm)``, the CSR of the transpose (built once)."""
+        if self.t_perm is None:
+            rows, cols = self.shape
+            self.t_perm = torch.argsort(self.col * rows + self.row, stable=True)
+            self.t_crow = _crow(self.col[self.t_perm], cols)
+            self.t_col = self.row[self.t_perm]
+        return self.t_crow, self.t_col, self.t_perm
+
+    def relabel_columns(self, ids: Tensor, num_cols: int) -> Adjacency:
+        """The same entries with column ``c`` renamed ``ids[c]`` among ``num_cols``
+        columns: a sampled batch's first layer then reads its inputs straight from the
+        whole feature matrix, by global node id, instead of from a gathered copy (on the
+        generated PPI store the gather took as long as the propagation)."""
+        moved = dict(self.__dict__, col=ids[self.col], num_cols=num_cols)
+        return Adjacency(**{**moved, "t_crow": None, "t_col": None, "t_perm": None})
 
     @property
     def nnz(self) -> int:
@@ -287,8 +302,8 @@ class _SpMM(torch.autograd.Function):
     def _grads(ctx, values: Tensor, x: Tensor, adj: Adjacency, grad: Tensor):
         grad_values = grad_x = None
         if ctx.needs_input_grad[1]:
-            t_values = values.to(grad.dtype)[adj.t_perm]
-            grad_x = _csr(adj.t_crow, adj.t_col, t_values, adj.shape[::-1]) @ grad
+            t_crow, t_col, t_perm = adj.transpose()
+            grad_x = _csr(t_crow, t_col, values.to(grad.dtype)[t_perm], adj.shape[::-1]) @ grad
         if ctx.needs_input_grad[0]:
             grad_values = torch.empty_like(values)
             for s in range(0, adj.nnz, GRAD_CHUNK):

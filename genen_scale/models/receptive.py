@@ -127,6 +127,35 @@ def receptive_field(
     if adj is None:  # GAT: the field's edges, target-sorted (rows are targets)
         dst, src, _ = induced_entries(edge_index[1], edge_index[0], local, len(nodes))
         edges = torch.stack([src, dst])
+    return ReceptiveField(
+        nodes, within, local, layer_graphs(within, block, edges, input_propagated)
+    )
+
+
+def batch_layers(hop_counts: list[int], adj: Adjacency | None, edge_index: Tensor):
+    """Each layer's graph in a sampled batch: its nodes are in hop order already (the
+    seeds, then the nodes first sampled at each hop), so the trimming of
+    :func:`receptive_field` applies as is. A layer then transforms only the rows a later
+    layer reads: on a dense graph two batches of 256 seeds sample 1.7x the nodes of one
+    batch of 512 (hop neighbourhoods overlap), but keep only 1.2x the rows.
+
+    Args:
+        hop_counts: Nodes per hop, seeds first (``num_sampled_nodes``), one more than the
+            model's propagating layers.
+        adj: The batch's GCN adjacency with cached values; None for GAT.
+        edge_index: The batch's edges in CSR (target) order.
+    """
+    within = torch.tensor(hop_counts).cumsum(0).tolist()
+    return layer_graphs(within, adj, edge_index if adj is None else None, False)
+
+
+def layer_graphs(
+    within: list[int], block: Adjacency | None, edges: Tensor | None, input_propagated: bool
+) -> list[LayerGraph | None]:
+    """Layer ``j`` of ``h`` keeps the rows within ``h-1-j`` hops and reads the columns
+    within ``h-j`` hops: a row prefix of ``block`` (GCN) or of the target-sorted ``edges``
+    (GAT). The first entry is None when the input was propagated beforehand."""
+    num_hops = len(within) - (0 if input_propagated else 1)
     layers: list[LayerGraph | None] = []
     for j in range(num_hops):
         if j == 0 and input_propagated:
@@ -138,4 +167,4 @@ def receptive_field(
         else:
             end = int(torch.searchsorted(edges[1], torch.tensor(rows, device=edges.device)))
             layers.append(LayerGraph(rows, cols, edge_index=edges[:, :end]))
-    return ReceptiveField(nodes, within, local, layers)
+    return layers

@@ -23,7 +23,12 @@ from torch import Tensor
 from genen_core.store import CSR
 from genen_scale.models.adjacency import Adjacency
 from genen_scale.models.gnn import ModelConfig, build_adjacency, propagate_input
-from genen_scale.models.receptive import LayerGraph, ReceptiveField, receptive_field
+from genen_scale.models.receptive import (
+    LayerGraph,
+    ReceptiveField,
+    batch_layers,
+    receptive_field,
+)
 from genen_scale.models.stacked import can_stack
 from genen_scale.sampling.loader import full_batch, make_neighbor_loader
 from genen_scale.training.config import DataConfig, TrainConfig
@@ -43,8 +48,11 @@ class Batch:
         adj: The GCN adjacency of this graph (None for GAT), built once per batch.
         ax: ``adj @ x`` for the first GCN layer where it can be precomputed (full batch,
             fixed weights), else None.
-        layers: Each layer's graph when the batch is the trimmed receptive field of the
-            run's genes (:mod:`genen_scale.models.receptive`); ``x``/``ax`` then hold its nodes.
+        layers: Each layer's graph, trimmed to the rows a later layer reads
+            (:mod:`genen_scale.models.receptive`): the receptive field of the run's genes
+            in full batch (``x``/``ax`` then hold its nodes), a sampled batch's hops. In
+            a sampled GCN batch ``x`` is the whole feature matrix and the first layer's
+            columns are global node ids: it reads its inputs without a gathered copy.
 
     Shapes:
         x: ``[n, dim]``; edge_index: ``[2, m]`` local ids (source, target);
@@ -240,14 +248,25 @@ class GraphBatches:
                 )
             edge_index = edge_index.to(self.device, non_blocking=True)
             edge_weight = edge_weight.to(self.device, non_blocking=True)
+            n_id = b.n_id.to(self.device, non_blocking=True)
+            adj = build_adjacency(self.model, edge_index, b.num_nodes, edge_weight)
+            layers, feats = None, None
+            # Learned GCN weights are recomputed every pass over all edges: not trimmed.
+            if adj is None or adj.const is not None:
+                layers = batch_layers(b.num_sampled_nodes, adj, edge_index)
+                if adj is not None:  # GCN: the first layer reads x by global node id
+                    first = layers[0].adj.relabel_columns(n_id, len(x))
+                    layers[0] = LayerGraph(layers[0].rows, len(x), adj=first)
+                    feats = x
             yield Batch(
-                x.index_select(0, b.n_id.to(self.device, non_blocking=True)),
+                x.index_select(0, n_id) if feats is None else feats,
                 edge_index,
                 edge_weight,
                 e_id.to(self.device, non_blocking=True),
                 b.n_id[: b.batch_size],
                 torch.arange(b.batch_size, device=self.device),
-                build_adjacency(self.model, edge_index, b.num_nodes, edge_weight),
+                adj,
+                layers=layers,
             )
 
     def _device_x(self) -> Tensor:
