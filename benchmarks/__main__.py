@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpus", type=_counts, default=[0], help="GPU counts, e.g. 1,2,4,8 (0: none)")
     p.add_argument("--repeat", type=int, default=3, help="repeats per point (min/median/max)")
     p.add_argument(
+        "--ray-address",
+        default=None,
+        help="train on this running Ray cluster (e.g. the nodes of cluster/local.sh) instead "
+        "of a local Ray; only with --suite train; kept apart as the record 'train-cluster'",
+    )
+    p.add_argument(
         "--note",
         default="",
         help="what else ran on the machine (recorded with every figure), e.g. 'shared'",
@@ -59,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if rest:
         p.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.ray_address and args.suite != "train":
+        p.error("--ray-address applies to --suite train only")
+    if args.ray_address:  # read by the stage's child processes (ray.init connects to it)
+        os.environ["RAY_ADDRESS"] = args.ray_address
     gpus = [g for g in args.gpus if g > 0]
     path = RESULTS / "scaling.json"
     results = json.loads(path.read_text()) if path.is_file() else {"suites": {}}
@@ -73,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                 machine_note=args.note or f"{os.cpu_count()} cores; note what else ran",
                 seconds=round(time.perf_counter() - t0, 1),
             )
-            plot(name, rec, RESULTS / f"scaling-{name}.png")
-        results["suites"][name] = rec
+        key = f"{name}-cluster" if args.ray_address else name
+        if "skipped" not in rec:
+            plot(key, rec, RESULTS / f"scaling-{key}.png")
+        results["suites"][key] = rec
         # Written after every stage, so that a long `all` keeps what it measured.
         path.write_text(json.dumps(results, indent=2) + "\n")
     report.main()
