@@ -213,6 +213,31 @@ def test_rerun_skips_finished_and_retries_lost_trials(local_sweep):
     )
 
 
+def test_a_cut_off_gnn_trial_resumes_its_run_and_counts_every_attempt(local_sweep):
+    """A GNN trial whose rows are missing but whose checkpointed run has the same config
+    resumes that run (kept, not deleted) and its time adds the earlier attempts'; a run
+    of another config is discarded."""
+    cfg, outcome, table = local_sweep
+    gnn = table[table["model"] == "gcn"]["trial"].unique()
+    kept, other = (trial_dir(outcome.output_dir, t) for t in gnn[:2])
+    for d in (kept, other):
+        (d / ROWS).unlink()
+        (d / "run" / "metrics.parquet").unlink()
+        (d / "run" / "left_by_the_attempt").write_text("")
+        (d / "elapsed.json").write_text(json.dumps({"wall_s": 1000.0, "cpu_s": 900.0}))
+    manifest = json.loads((other / "run" / "run.json").read_text())
+    (other / "run" / "run.json").write_text(json.dumps({**manifest, "config_hash": "another"}))
+    again = pd.read_parquet(run_sweep(cfg).results)
+    assert (kept / "run" / "left_by_the_attempt").is_file()  # resumed in place
+    assert not (other / "run" / "left_by_the_attempt").exists()  # discarded, run afresh
+    by_trial = again.groupby("trial")
+    assert (by_trial.get_group(kept.name)["wall_s"] >= 1000.0).all()
+    assert (by_trial.get_group(other.name)["wall_s"] < 1000.0).all()
+    pd.testing.assert_frame_equal(
+        again.drop(columns=list(VOLATILE_COLUMNS)), table.drop(columns=list(VOLATILE_COLUMNS))
+    )
+
+
 def test_kept_rows_alone_resume_on_another_machine(local_sweep, tmp_path):
     """What docs/reproduction-results keeps in git (each trial's rows.parquet and
     trial.json, no run directories) is enough for a fresh checkout to skip every

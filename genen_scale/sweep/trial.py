@@ -3,9 +3,12 @@
 A trial directory ``<sweep>/trials/<id>/`` holds ``trial.json`` (the spec), ``run/`` (the
 training run's results directory, :mod:`genen_scale.training.results`), and, once the
 trial has finished, ``rows.parquet`` (written atomically: its presence means done) or,
-after a failure, ``error.txt``. A trial that is started again discards its own partial
-``run/`` first: results depend only on the config and seeds, so a fresh start gives the
-rows an uninterrupted one would have.
+after a failure, ``error.txt``. A GNN trial that is started again resumes its own partial
+``run/`` from the run's last checkpoint when the config is the same (resume is exact:
+the rows equal an uninterrupted run's), else discards it and starts afresh; a long trial
+cut off with its session then loses at most an epoch. ``elapsed.json`` keeps the time the
+trial's attempts have spent (written every :data:`CLOCK_EVERY_S` seconds), so a resumed
+trial's ``wall_s``/``cpu_s`` count every attempt (up to that interval).
 
 GNN trials call :func:`genen_scale.training.run.run` (in process with
 ``scaling.num_workers = 0``, or Ray Train workers inside the trial); baseline trials
@@ -20,8 +23,10 @@ import json
 import logging
 import platform
 import shutil
+import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +50,9 @@ log = logging.getLogger(__name__)
 # Columns that differ between two runs of the same trial (time, memory, machine); a
 # resumed sweep equals an uninterrupted one in every other column.
 VOLATILE_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb", "host")
+# How often a running trial writes the time its attempts have spent (elapsed.json).
+CLOCK_EVERY_S = 30.0
+ELAPSED = "elapsed.json"
 # Columns of a run's metrics table that the grid keys already carry.
 RUN_KEY_COLUMNS = ("task", "mask_rate", "model", "graph")
 
@@ -72,26 +80,62 @@ def run_trial(spec: TrialSpec, sweep_dir: Path, cpus: float, gpus: float) -> pd.
                 f"{d / 'run'} was not written by this sweep (no {SPEC} beside it); "
                 "move it away, it is never deleted"
             )
+    cfg = spec.config(d)
+    resume = not spec.is_baseline and results.resumable(d / "run", cfg)
+    if resume:
+        log.info("trial %s: resuming the partial run of an earlier attempt", spec.id)
+        cfg = replace(cfg, resume=True)
+    elif (d / "run").exists():
         log.info("trial %s: discarding the partial run of an earlier attempt", spec.id)
         shutil.rmtree(d / "run")
     d.mkdir(parents=True, exist_ok=True)
     (d / ERROR).unlink(missing_ok=True)
     (d / SPEC).write_text(json.dumps(spec.to_dict(), indent=2))
-    cfg = spec.config(d)
     log.info("trial %s: %s", spec.id, ", ".join(f"{k}={v}" for k, v in spec.keys.items()))
-    start, cpu_start = time.perf_counter(), time.process_time()
+    clock = _Clock(d / ELAPSED, resume)
     try:
         table = _baseline(spec.model, cfg) if spec.is_baseline else _gnn(cfg)
     except Exception:
         (d / ERROR).write_text(traceback.format_exc())
         raise
-    wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    finally:
+        wall_s, cpu_s = clock.stop()
     if not spec.is_baseline:  # before the rows, which mark the trial finished
         shutil.copyfile(Path(cfg.output_dir) / cfg.run_name / HISTORY, d / HISTORY)
     rows = _rows(spec, cfg, table, wall_s, cpu_s, cpus, gpus)
     with atomic_path(d / ROWS) as tmp:
         rows.to_parquet(tmp, index=False)
     return rows
+
+
+class _Clock:
+    """Wall and CPU seconds of a trial's attempts: earlier attempts' (from ``path``,
+    when resuming) plus this one's, written to ``path`` every :data:`CLOCK_EVERY_S`."""
+
+    def __init__(self, path: Path, resume: bool):
+        before = json.loads(path.read_text()) if resume and path.is_file() else {}
+        self.path, self.before = path, (before.get("wall_s", 0.0), before.get("cpu_s", 0.0))
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+        self.thread.start()
+
+    def now(self) -> tuple[float, float]:
+        return (
+            self.before[0] + time.perf_counter() - self.start,
+            self.before[1] + time.process_time() - self.cpu_start,
+        )
+
+    def _tick(self) -> None:
+        while not self.done.wait(CLOCK_EVERY_S):
+            wall_s, cpu_s = self.now()
+            with atomic_path(self.path) as tmp:
+                tmp.write_text(json.dumps({"wall_s": wall_s, "cpu_s": cpu_s}))
+
+    def stop(self) -> tuple[float, float]:
+        self.done.set()
+        self.thread.join()
+        return self.now()
 
 
 def _gnn(cfg: TrainConfig) -> pd.DataFrame:

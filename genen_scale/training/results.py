@@ -77,6 +77,16 @@ def _manifest(run_dir: Path) -> dict | None:
     return doc if isinstance(doc, dict) and doc.get("tool") == TOOL else None
 
 
+def resumable(run_dir: Path, cfg: TrainConfig) -> bool:
+    """Whether ``run_dir`` is a run of this very config with a checkpoint to resume."""
+    doc = _manifest(run_dir)
+    return (
+        doc is not None
+        and doc.get("config_hash") == config_hash(cfg)
+        and (run_dir / "checkpoint").is_dir()
+    )
+
+
 def prepare_run_dir(cfg: TrainConfig) -> Path:
     """Create (or, with ``cfg.resume``, find) the run's results directory.
 
