@@ -14,10 +14,10 @@ benchmark script, with no timing code of its own here:
   13.7M edges);
 * ``full_batch``: seconds per full-batch training step of the ``gcn`` and ``gat`` presets,
   ours (whole graph, and the receptive field training runs) against PyG ``edge_index``
-  message passing (``bench_train.epoch_seconds``), on the real GO+PPI store
+  message passing (``bench_train_full.epoch_seconds``), on the real GO+PPI store
   (``/work/stores/human``, or ``--store``) if present, else a generated one;
 * ``stacked``: 5 folds trained at once against one by one, same epochs
-  (``bench_train.run_wall``, whole in-process runs);
+  (``bench_train_full.run_wall``, whole in-process runs);
 * ``whole_run``: one whole 5-fold run of preset ``gcn`` with early stopping.
 
 Issue 24's targets on one GPU are recorded beside the figures they judge, with ``met``
@@ -135,7 +135,7 @@ class Context:
 
 def device_name(device: str) -> str:
     import torch
-    from bench_train import cpu_model
+    from bench_train_full import cpu_model
 
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
@@ -202,7 +202,7 @@ def sample_part(ctx: Context, args: argparse.Namespace) -> Part:
 
 
 def full_batch_part(ctx: Context, args: argparse.Namespace) -> Part:
-    import bench_train
+    import bench_train_full
     import torch
 
     from genen_core.store import GraphStore
@@ -222,7 +222,7 @@ def full_batch_part(ctx: Context, args: argparse.Namespace) -> Part:
                 continue
             log.info("full batch: %s", key)
             # In process (CUDA starts once); on CUDA the record's peak is the device's.
-            m = bench_train.epoch_seconds(
+            m = bench_train_full.epoch_seconds(
                 str(ctx.store), "go_ppi", ctx.task, ctx.sizes.hidden, impl, ctx.sizes.steps,
                 ctx.threads, ctx.features, arch, ctx.device,
             )  # fmt: skip
@@ -253,7 +253,7 @@ def _train_args(ctx: Context, run_name: str, *extra: str) -> list[str]:
 
 
 def stacked_part(ctx: Context, args: argparse.Namespace) -> Part:
-    import bench_train
+    import bench_train_full
 
     part = Part("stacked", device_name(ctx.device))
     e = str(ctx.sizes.stack_epochs)
@@ -261,7 +261,7 @@ def stacked_part(ctx: Context, args: argparse.Namespace) -> Part:
     for stack in ("false", "true"):
         overrides = _train_args(ctx, f"stack-{stack}", "--optim.epochs", e,
                                 "--optim.patience", e, "--scaling.stack_folds", stack)  # fmt: skip
-        walls[stack], infos[stack] = bench_train.run_wall(overrides)
+        walls[stack], infos[stack] = bench_train_full.run_wall(overrides)
     ratio = walls["false"] / walls["true"]
     part.record = {
         "folds": 5, "epochs": ctx.sizes.stack_epochs, "one_by_one_s": walls["false"],
@@ -275,11 +275,11 @@ def stacked_part(ctx: Context, args: argparse.Namespace) -> Part:
 
 
 def whole_run_part(ctx: Context, args: argparse.Namespace) -> Part:
-    import bench_train
+    import bench_train_full
 
     part = Part("whole_run", device_name(ctx.device))
     e = ctx.sizes.whole_epochs
-    wall, info = bench_train.run_wall(
+    wall, info = bench_train_full.run_wall(
         _train_args(ctx, "whole", *(["--optim.epochs", str(e)] if e else []))
     )
     part.record = {"wall_s": wall, "config": "preset gcn, 5 folds, folds one by one, "
@@ -302,6 +302,7 @@ def pick_store(quick: bool, given: Path | None, work: Path) -> tuple[Path, str, 
     """The store of the training parts, where it came from, and its feature name (random
     float16 ``bench`` features written into it where it has no ``minilm``)."""
     import bench_train
+    import bench_train_full
 
     from genen_core.store import GraphStore
 
@@ -311,8 +312,8 @@ def pick_store(quick: bool, given: Path | None, work: Path) -> tuple[Path, str, 
         path, origin = demo_store(work / "tiny", preset="tiny", encode=False), "generated tiny"
     elif given:
         path, origin = given, "given"
-    elif (bench_train.REAL_STORE / "manifest.json").is_file():
-        path, origin = bench_train.REAL_STORE, "real GO+PPI"
+    elif (bench_train_full.REAL_STORE / "manifest.json").is_file():
+        path, origin = bench_train_full.REAL_STORE, "real GO+PPI"
     else:
         import scaling
 
