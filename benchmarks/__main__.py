@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--ray-address applies to --suite train only")
     if args.ray_address:  # read by the stage's child processes (ray.init connects to it)
         os.environ["RAY_ADDRESS"] = args.ray_address
+        if args.ray_address.startswith("127.0.0.1"):
+            # A driver of a loopback cluster (cluster/local.sh) keeps 127.0.0.1 only with
+            # this set when Ray is imported (cluster/ray_start_loopback.py says why).
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     gpus = [g for g in args.gpus if g > 0]
     path = RESULTS / "scaling.json"
     results = json.loads(path.read_text()) if path.is_file() else {"suites": {}}
