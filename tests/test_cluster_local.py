@@ -23,7 +23,8 @@ import psutil
 import pytest
 from train_helpers import small_args, train_store
 
-pytestmark = pytest.mark.ray
+# Three-node clusters take a minute to start on two cores: the fast tier leaves them out.
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_SH = REPO / "cluster" / "local.sh"

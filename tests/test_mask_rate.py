@@ -29,7 +29,8 @@ OLD_KEY = "config key 'data.mask_fraction' is now 'data.mask_rate'"
 @pytest.mark.parametrize("sweep", ["selection", "experiments"])
 def test_committed_trials_keep_their_ids(sweep):
     """The committed grid expands to the ids of its committed trials, and each trial's
-    ``trial.json`` (written with ``data.mask_fraction``) loads and hashes to its own id."""
+    ``trial.json`` (most written with ``data.mask_fraction``, trials resumed since the
+    rename with ``data.mask_rate``) loads and hashes to its own id."""
     trials = REPO / "docs" / f"{sweep}-results" / "trials"
     committed = sorted(p.name for p in trials.iterdir())
     expanded = {s.id: s for s in expand(parse_args([str(REPO / "docs" / f"{sweep}.toml")]))}
@@ -37,14 +38,17 @@ def test_committed_trials_keep_their_ids(sweep):
     # The experiments grid masks (mask_rates up to 0.9): the renamed field is in the hash.
     masked = [i for i in committed if expanded[i].keys["mask_rate"] > 0]
     assert (sweep == "experiments") == bool(masked)
+    old_key = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         for trial in committed:
             spec = json.loads((trials / trial / "trial.json").read_text())
-            assert "mask_fraction" in spec["train"]["data"]
+            old_key += "mask_fraction" in spec["train"]["data"]
+            assert {"mask_fraction", "mask_rate"} & spec["train"]["data"].keys()
             assert config_hash(spec["keys"]["model"], spec["train"]) == trial
             rate = TrialSpec.from_dict(spec).config(Path("out")).data.mask_rate
             assert rate == spec["keys"]["mask_rate"]
+    assert old_key > len(committed) // 2  # the old name's path is what this checks
 
 
 def test_the_old_key_loads_with_a_warning_and_the_same_hash(tmp_path):

@@ -77,6 +77,7 @@ def test_encode_starts_its_ray_the_same_way(monkeypatch):
 
 
 @pytest.mark.ray
+@pytest.mark.slow  # a two-worker Ray Train run: about 30 s on two cores
 def test_two_worker_training_listens_only_on_loopback(no_ray, tmp_path):
     """Torch's rendezvous store (which binds every interface when left to Ray Train) and
     Gloo's pairs of the Train workers: polled for the whole run, not one is public."""

@@ -66,12 +66,14 @@ def two_workers(cluster, store, tmp_path_factory):
     return run(small_config(store, out, "--scaling.num_workers", "2", "--run_name", "w2", *ARGS))[0]
 
 
+@pytest.mark.slow  # a Ray Train worker group: about 30 s with its cluster on two cores
 def test_loss_falls_with_one_worker(cluster, store, tmp_path):
     run_dir, summary = run(small_config(store, tmp_path, "--scaling.num_workers", "1", *ARGS))
     losses = _losses(run_dir)
     assert losses[-1] < losses[0] and summary["mean"].iloc[0] > 0.5
 
 
+@pytest.mark.slow
 def test_loss_falls_with_two_workers(two_workers):
     losses = _losses(two_workers)
     assert losses[-1] < losses[0]
