@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in STAGES if args.suite == "all" else [args.suite]:
         t0 = time.perf_counter()
         rec = run_stage(STAGES[name], args.workers, gpus, args.repeat)
+        key = f"{name}-cluster" if args.ray_address else name
         if "skipped" not in rec:
             rec.update(
                 command=" ".join(["python -m benchmarks", *(argv or sys.argv[1:])]),
@@ -87,8 +88,6 @@ def main(argv: list[str] | None = None) -> int:
                 machine_note=args.note or f"{os.cpu_count()} cores; note what else ran",
                 seconds=round(time.perf_counter() - t0, 1),
             )
-        key = f"{name}-cluster" if args.ray_address else name
-        if "skipped" not in rec:
             plot(key, rec, RESULTS / f"scaling-{key}.png")
         results["suites"][key] = rec
         # Written after every stage, so that a long `all` keeps what it measured.

@@ -24,6 +24,7 @@ outside the field. Embedding every gene (the end of a fold) uses the whole graph
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -145,7 +146,7 @@ def batch_layers(hop_counts: list[int], adj: Adjacency | None, edge_index: Tenso
         adj: The batch's GCN adjacency with cached values; None for GAT.
         edge_index: The batch's edges in CSR (target) order.
     """
-    within = torch.tensor(hop_counts).cumsum(0).tolist()
+    within = list(itertools.accumulate(hop_counts))
     return layer_graphs(within, adj, edge_index if adj is None else None, False)
 
 

@@ -31,6 +31,7 @@ from genen_scale.training.inputs import TrainError
 from genen_scale.training.loop import train_loop_per_worker
 from genen_scale.training.ray_worker import LoopSpec
 from genen_scale.training.rendezvous import BoundTorchConfig
+from genen_scale.training.results import LOCAL_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def fit(cfg: TrainConfig, store: str | Path, run_dir: Path, callbacks: Sequence 
         cfg,
         store_location(store),
         str(run_dir.resolve()),
-        str(run_dir / "checkpoint") if sc.num_workers == 0 else None,
+        str(run_dir / LOCAL_CHECKPOINT) if sc.num_workers == 0 else None,
     )
     trainer = TorchTrainer(
         train_loop_per_worker,

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 STUDY_GROUPS = (LESS_STUDIED, WELL_STUDIED)
 RUN_MANIFEST = "run.json"
+# Where a run without Ray workers (scaling.num_workers 0) keeps its checkpoint.
+LOCAL_CHECKPOINT = "checkpoint"
 HISTORY = "history.json"
 TOOL = "genen_scale.train"
 
@@ -83,7 +85,7 @@ def resumable(run_dir: Path, cfg: TrainConfig) -> bool:
     return (
         doc is not None
         and doc.get("config_hash") == config_hash(cfg)
-        and (run_dir / "checkpoint").is_dir()
+        and (run_dir / LOCAL_CHECKPOINT).is_dir()
     )
 
 
