@@ -27,6 +27,9 @@ MISSING = "—"
 NOT_RECORDED = "not recorded"
 GRAPH_ORDER = ("go_ppi", "go", "ppi", "none")
 MODEL_ORDER = ("gcn", "gat", "logreg", "mlp")
+# Values of the ``recipe`` column a condition names: ``ours`` (the grid's own options) and
+# ``none`` (baselines) are the default and name nothing.
+RECIPES_SHOWN = ("paper",)
 
 
 def reference(results: pd.DataFrame) -> pd.DataFrame:
@@ -89,13 +92,16 @@ def option_columns(rows: pd.DataFrame) -> list[str]:
     return sorted(c for c in rows.columns if "." in c)
 
 
-def condition(rows: pd.DataFrame, exclude: str | None = None) -> pd.Series:
-    """Per row, how it was trained beyond the grid keys: the model-selection rule (GNN
-    rows from before it was recorded: :data:`NOT_RECORDED`) and the grid options but
+def condition(rows: pd.DataFrame, exclude: str | None = None, rule: bool = True) -> pd.Series:
+    """Per row, how it was trained beyond the grid keys: the authors' recipe where a row
+    used one, the model-selection rule (GNN rows from before it was recorded:
+    :data:`NOT_RECORDED`; left out with ``rule=False``) and the grid options but
     ``exclude`` (the option a table compares across); rows of different conditions are
     never pooled or paired as one cell."""
     parts = []
-    if "selection" in rows:
+    if "recipe" in rows and exclude != "recipe":
+        parts.append(rows["recipe"].map(lambda v: f"recipe {v}" if v in RECIPES_SHOWN else ""))
+    if "selection" in rows and rule:
         gnn = ~rows["model"].isin(BASELINE_MODELS)
         rule = (
             rows["selection"].astype(object).where(rows["selection"].notna() | ~gnn, NOT_RECORDED)
@@ -121,7 +127,7 @@ def _f1(rows: pd.DataFrame) -> tuple[pd.Series, str]:
     return at_half, "F1@0.5"
 
 
-def _cell(rows: pd.DataFrame, with_f1: bool = True, label_f1: bool = False) -> str:
+def cell(rows: pd.DataFrame, with_f1: bool = True, label_f1: bool = False) -> str:
     if rows.empty:
         return MISSING
     metric = primary_column(rows)
@@ -156,7 +162,7 @@ def table1(results: pd.DataFrame) -> str:
             label = f"ours: {model}" + (f" on {graph}" if graph != "none" else " (text only)")
             if len(conditions) > 1:
                 label += f", {cond or 'no condition recorded'}"
-            body.append([label] + [_cell(rows[rows["task"] == t], True, label_f1) for t in tasks])
+            body.append([label] + [cell(rows[rows["task"] == t], True, label_f1) for t in tasks])
 
     real = real_data_tasks(results)
 
@@ -201,6 +207,16 @@ def comparison(results: pd.DataFrame, axis: str, fixed: dict) -> str:
     if len(values) < 2:
         return ""
     cond = condition(r, exclude=axis)
+    if axis == "protocol" and "selection" in r:
+        # Each protocol has its own selection rule (paper: the last epoch), so across
+        # protocols the rule is part of what is compared; a cell where one protocol
+        # mixes rules (older rows) keeps them apart.
+        loose = condition(r, exclude=axis, rule=False)
+        keys = ["task", "model", "graph"]
+        rules = r.assign(_c=loose).groupby([*keys, "_c", axis], dropna=False)["selection"]
+        mixed = rules.transform(lambda v: v.nunique(dropna=False) > 1)
+        mixed = mixed.groupby([*(r[k] for k in keys), loose], dropna=False).transform("any")
+        cond = cond.where(mixed, loose)
     several = cond.nunique() > 1
     body = []
     for task in tasks_in(r):
@@ -214,7 +230,7 @@ def comparison(results: pd.DataFrame, axis: str, fixed: dict) -> str:
                 body.append(
                     [TASK_TITLES.get(task, task), model, graph]
                     + ([c or "—"] if several else [])
-                    + [_cell(at[at[axis] == v], with_f1=False) for v in values]
+                    + [cell(at[at[axis] == v], with_f1=False) for v in values]
                 )
     if not body:
         return ""

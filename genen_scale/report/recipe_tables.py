@@ -1,0 +1,77 @@
+"""The authors' training recipe beside ours, under their splits and ours (issue 20).
+
+A published number differs from ours by two things at once: the recipe (epochs, learning
+rate, depth, schedule: :mod:`genen_scale.training.paper_recipe`) and the protocol (their
+five random 80/20 splits with the last epoch's model, our stratified folds with a
+validation split). With both recipes run under both protocols, the recipe's share is a
+paired comparison within each protocol (same folds, same test genes); the protocol's share
+is not paired (the protocols test different genes), so it is read against the text
+baseline run on the same splits.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genen_scale.report import paired
+from genen_scale.report.origin import real_data_tasks
+from genen_scale.report.published import GENEN_GCN_AUC, TASK_TITLES
+from genen_scale.report.tables import MISSING, cell, fmt, markdown, tasks_in
+from genen_scale.sweep.config import BASELINE_MODELS
+
+# A GNN row without a recipe trained the grid's own options.
+OURS = "ours"
+PROTOCOLS = ("cv", "paper")
+PROTOCOL_NAMES = {"cv": "our folds", "paper": "their splits"}
+
+
+def fill_recipe(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with a ``recipe`` column on every row where any row has one (rows of a
+    grid without the recipe axis joined with rows of one that has it): GNN rows without a
+    value trained ``ours``, baselines ``none``."""
+    if "recipe" not in results:
+        return results
+    gnn = ~results["model"].isin(BASELINE_MODELS)
+    missing = results["recipe"].isna()
+    filled = results["recipe"].astype(object)
+    filled = filled.mask(missing & gnn, OURS).mask(missing & ~gnn, "none")
+    return results.assign(recipe=filled)
+
+
+def has_recipes(results: pd.DataFrame) -> bool:
+    """Do the rows hold a GNN trained with the authors' recipe and one trained with ours?"""
+    return "recipe" in results and {OURS, "paper"} <= set(results["recipe"])
+
+
+def side_by_side(results: pd.DataFrame, model: str = "gcn", graph: str = "go_ppi") -> str:
+    """Per task, the published GCN beside ``model`` on ``graph`` trained with our options
+    and with the authors' recipe, and logistic regression on the same text, each under
+    both protocols (no masking, every GO term): primary metric, mean ± sample sd (folds)."""
+    r = results[(results["mask_rate"] == 0) & (results["leakage"] == "none")]
+    gnn = r[(r["model"] == model) & (r["graph"] == graph)]
+    text = r[r["model"] == "logreg"]
+    columns = [
+        (f"{label}, {PROTOCOL_NAMES[p]}", rows[rows["protocol"] == p])
+        for label, rows in (
+            ("ours", gnn[gnn["recipe"] == OURS]),
+            ("authors' recipe", gnn[gnn["recipe"] == "paper"]),
+            ("logreg", text),
+        )
+        for p in PROTOCOLS
+    ]
+    real = real_data_tasks(results)
+    body = []
+    for task in tasks_in(gnn):
+        published = fmt(*GENEN_GCN_AUC[task]) if task in GENEN_GCN_AUC and task in real else MISSING
+        cells = [cell(rows[rows["task"] == task], with_f1=False) for _, rows in columns]
+        body.append([TASK_TITLES.get(task, task), published, *cells])
+    if not body:
+        return ""
+    return markdown(["task", "paper: Genen GCN"] + [name for name, _ in columns], body)
+
+
+def recipe_vs_ours(results: pd.DataFrame) -> str:
+    """Markdown: each GNN cell trained with the authors' recipe against the same model,
+    graph and protocol trained with ours, on the same folds (no masking, every GO term)."""
+    gnn = results[~results["model"].isin(BASELINE_MODELS)]
+    return paired.across_table(gnn, "recipe", OURS, {"mask_rate": 0, "leakage": "none"})
