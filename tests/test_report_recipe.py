@@ -84,6 +84,11 @@ def test_the_recipe_sweep_joins_the_grid_beside_ours(tmp_path):
     # The joined logreg duplicate was dropped: the grid's own rows (0.88) pair with the GNN.
     cell = "| Solubility | gcn | go_ppi | 0% | cv | none | recipe paper, selection val_loss |"
     assert f"{cell} 0.934 | 0.880 | +0.054 ± 0.015 | 5 of 5 |" in text
+    # Published vs ours in three steps: the recipe (paired), the protocol, what is left.
+    steps = (
+        "| Solubility | 0.99 | 0.920 | +0.014 ± 0.015, 4 of 5, t p 0.1079 | 0.934 | -0.034, Welch p"
+    )
+    assert steps in text and "| 0.900 | +0.090, 0 of 5 splits ≥ paper, t p < 0.001 |" in text
     # Across protocols one row per recipe: the protocol's own rule does not split it.
     assert (
         "| Solubility | gcn | go_ppi | recipe paper | 0.93 ± 0.01 (5) | 0.90 ± 0.02 (5) |" in text

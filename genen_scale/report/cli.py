@@ -284,6 +284,16 @@ def _recipe_sections(results: pd.DataFrame) -> list[str]:
     if against:
         parts += ["The authors' recipe vs ours, same model, protocol and folds (paired):\n",
                   against + "\n"]  # fmt: skip
+    steps = recipe_tables.decomposition(results)
+    if steps:
+        parts += [
+            "From our number to the published one in three steps (GCN on GO+PPI): the "
+            "recipe on our folds (paired: Δ ± sd, folds ahead, paired t-test), then the "
+            "protocol for the recipe (their splits vs our folds test different genes: "
+            "difference of means, Welch's t-test), then what is left (the paper gives no "
+            "per-split values: our splits against the published mean, one-sample t-test).\n",
+            steps + "\n",
+        ]
     return parts
 
 
