@@ -86,9 +86,14 @@ def test_designs_table_sets_the_chain_beside_runs_from_scratch(store, tmp_path):
         name = f"toy_binary-gcn-scratch-mask{rate}"
         run(small_config(store, tmp_path, "--run_name", name, "--data.mask_rate", rate, *base))
     cfg = masking_designs.MaskingDesignsConfig(
-        runs_dir=str(runs), rows=str(tmp_path / "rows.parquet"), output=str(tmp_path / "t.md")
+        runs_dir=str(runs),
+        rows=str(tmp_path / "rows.parquet"),
+        output=str(tmp_path / "t.md"),
+        figure=str(tmp_path / "fig" / "designs.png"),
     )
     text = masking_designs.build(cfg).read_text()
+    assert "![masking designs](fig/designs.png)" in text
+    assert (tmp_path / "fig" / "designs.png").stat().st_size > 0
     rows = pd.read_parquet(tmp_path / "rows.parquet")
     gnn = rows[rows["model"] == "gcn"].set_index(["design", "mask_rate"])["auc"]
     assert sorted(gnn.index) == [("chain", 0.0), ("chain", 0.5), ("scratch", 0.0), ("scratch", 0.5)]
