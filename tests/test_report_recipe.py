@@ -124,3 +124,21 @@ def test_rows_without_a_recipe_trained_ours_and_a_mixed_rule_stays_apart():
     side = tables.comparison(mixed, "protocol", {})
     assert "| recipe paper | 0.90 ± 0.00 (5) | 0.88 ± 0.00 (5) |" in side
     assert "(10)" not in side and side.count("| gcn |") == 1
+
+
+def test_a_joined_grid_option_is_a_cell_of_its_own(tmp_path):
+    """Rows of a joined sweep that differ from the first's only in a grid option (edge
+    weights) are other cells, not duplicates of the first's."""
+    base = np.array([0.90, 0.91, 0.92, 0.93, 0.94])
+    grid = _sweep(tmp_path / "grid", [_rows("gcn", "gcn", "cv", base)])
+    fixed = _rows("gcn-fixed", "gcn", "cv", base + 0.01).assign(**{"model.edge_weight": "fixed"})
+    again = _rows("gcn-again", "gcn", "cv", base - 0.5)  # the same cell: read from the first
+    other = _sweep(tmp_path / "other", [fixed, again])
+    out = tmp_path / "report.md"
+    assert report_main([grid, "--join", f"[{other}]", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "2 finished trials" in text and "## Grid option `model.edge_weight`" in text
+    assert (
+        "| selection val_loss, model.edge_weight fixed | 0.930 | 0.920 | +0.010 ± 0.000 | 5 of 5 |"
+        in text
+    )

@@ -299,15 +299,16 @@ def _recipe_sections(results: pd.DataFrame) -> list[str]:
 
 def _join(results: pd.DataFrame, src: Path, others: list[str]) -> pd.DataFrame:
     """``results`` and the rows of the ``others`` sweeps for the folds of cells it does not
-    hold (grid keys, recipe and fold: the text baselines both sweeps ran are read once,
-    from the first), their ``run_dir`` made relative to ``src`` (where the report looks
+    hold (grid keys, recipe, grid options and fold: the text baselines both sweeps ran
+    are read once, from the first), their ``run_dir`` made relative to ``src`` (where the report looks
     for run directories)."""
     for other in map(Path, others):
         rows = _read_results(other / "results.parquet")
         if "run_dir" in rows:
             rows = rows.assign(run_dir=[os.path.relpath(other / d, src) for d in rows["run_dir"]])
         joined = recipe_tables.fill_recipe(pd.concat([results, rows], ignore_index=True))
-        keys = [*GRID_KEYS, "fold", *(["recipe"] if "recipe" in joined else [])]
+        options = ["recipe"] if "recipe" in joined else []
+        keys = [*GRID_KEYS, "fold", *options, *tables.option_columns(joined)]
         results = joined[~joined.duplicated(keys)].reset_index(drop=True)
     return results
 
