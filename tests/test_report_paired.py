@@ -229,3 +229,22 @@ def test_masked_genes_are_compared_under_each_go_filter():
     plain, under = paired.masked_table(frame), paired.masked_table(frame, "no_cc")
     assert "+0.010" in plain and "-0.040" not in plain
     assert "-0.040" in under and "+0.010" not in under
+
+
+def test_folds_the_epoch_cap_cut_short_are_counted_per_cell():
+    rows = pd.concat(
+        [
+            # Two folds kept one of their last 5 epochs (cap 100), three stopped early.
+            _rows("gcn", "go_ppi", 0, 0.0, [0.9] * 5, best_epoch=[99, 96, 40, 30, 20],
+                  epochs=[100, 100, 61, 51, 41], selection="val_loss"),
+            _rows("gat", "go_ppi", 0, 0.0, [0.9] * 5, best_epoch=[10] * 5, epochs=[31] * 5,
+                  selection="val_loss"),
+            _rows("logreg", "none", 0, 0.0, [0.8] * 5),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    text = tables.still_improving(rows)
+    assert text.startswith("2 of 10 GNN folds on our folds.")
+    assert "| toy | gcn | go_ppi | 0% | none | selection val_loss | 2 of 5 | 40 | 61 |" in text
+    assert "| gat |" not in text  # no fold of it ran out of epochs
+    assert tables.still_improving(rows.assign(protocol="paper")) == ""

@@ -116,6 +116,14 @@ def build_report(cfg: ReportConfig) -> Path:
         "table holds both, each cell says which: `F1@val` or `F1@0.5`.\n",
         tables.table1(results) + "\n",
     ]
+    capped = tables.still_improving(results)
+    if capped:
+        parts += [
+            "GNN cells whose training the epoch cap ended while validation still improved "
+            "(the kept epoch is one of the last the fold ran; the paper protocol, which "
+            "keeps the last epoch, is left out):\n",
+            capped + "\n",
+        ]
     try:
         parts += _paired_sections(results)
     except ValueError as e:  # two trials of one condition: pairing would pool them

@@ -238,6 +238,44 @@ def comparison(results: pd.DataFrame, axis: str, fixed: dict) -> str:
     return markdown(head + [f"{axis} = {v}" for v in values], body)
 
 
+# A fold whose kept epoch is among the last this many it ran was still improving on
+# validation when it stopped: the epoch cap, not early stopping, ended it.
+LAST_EPOCHS = 5
+
+
+def still_improving(results: pd.DataFrame) -> str:
+    """Markdown: per GNN cell on our folds, how many folds kept one of their last
+    :data:`LAST_EPOCHS` epochs (training ended by the epoch cap while validation still
+    improved), with the median kept and run epochs; only cells with such a fold, or ""."""
+    r = results[(results["protocol"] == "cv") & ~results["model"].isin(BASELINE_MODELS)]
+    if r.empty or "best_epoch" not in r or "epochs" not in r:
+        return ""
+    r = r.assign(_cond=condition(r), _late=r["best_epoch"] >= r["epochs"] - LAST_EPOCHS)
+    keys = ["task", "model", "graph", "mask_rate", "leakage", "_cond"]
+    body = []
+    for key, rows in r.groupby(keys, sort=False):
+        if rows["_late"].any():
+            task, model, graph, rate, leakage, cond = key
+            body.append(
+                [TASK_TITLES.get(task, task), model, graph, f"{rate:.0%}", leakage, cond or "—",
+                 f"{int(rows['_late'].sum())} of {len(rows)}",
+                 f"{rows['best_epoch'].median():.0f}", f"{rows['epochs'].median():.0f}"]
+            )  # fmt: skip
+    if not body:
+        return ""
+    body.sort(key=lambda row: (order(row[1], row[2], _task_key(row[0])), row[3], row[4]))
+    head = ["task", "model", "graph", "masked", "leakage", "condition"]
+    head += [f"folds that kept one of their last {LAST_EPOCHS} epochs", "kept epoch", "epochs run"]
+    late, total = int(r["_late"].sum()), len(r)
+    return f"{late} of {total} GNN folds on our folds.\n\n" + markdown(head, body)
+
+
+def _task_key(title: str) -> str:
+    """The task name of a Table 1 title (sorting by Table 1's order)."""
+    names = {v: k for k, v in TASK_TITLES.items()}
+    return names.get(title, title)
+
+
 def missing_trials(status: dict | None) -> str:
     """Trials of the sweep that have no results (pending or failed), as a table."""
     if not status:
