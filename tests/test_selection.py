@@ -25,6 +25,7 @@ from genen_scale.training.selection import (
     make_scheduler,
     record_epoch,
     step_scheduler,
+    warn_if_cut_short,
 )
 from genen_scale.training.state import FoldState
 
@@ -98,17 +99,31 @@ def test_plateau_schedule_steps_on_the_validation_loss_else_the_training_loss():
     assert make_scheduler(optimizer, OptimConfig()) is None
 
 
-def test_a_run_keeps_the_epoch_of_the_lowest_validation_loss(store, tmp_path):
+def test_a_run_keeps_the_epoch_of_the_lowest_validation_loss(store, tmp_path, caplog):
     cfg = small_config(store, tmp_path, "--optim.epochs", "8", "--optim.patience", "8")
-    run_dir, _ = run(cfg)
+    with caplog.at_level("WARNING", logger="genen_scale.training.selection"):
+        run_dir, _ = run(cfg)
     history = json.loads((run_dir / "history.json").read_text())
     table = pd.read_parquet(run_dir / "metrics.parquet")
     gnn = table[table["model"] == cfg.model.arch]
+    cut = set()
     for fold, epochs in history.items():
         losses = [e["val_loss"] for e in epochs]
         row = gnn[gnn["fold"] == int(fold)].iloc[0]
         assert row["best_epoch"] == int(np.argmin(losses)) and row["selection"] == "val_loss"
         assert 0 < row["threshold"] < 1 and row["f1_05"] >= 0
+        if row["best_epoch"] >= 8 - 5:  # the cap ended it while validation improved
+            cut.add(int(fold))
+    warned = {int(m.split()[1].rstrip(":")) for m in caplog.messages if "still improving" in m}
+    assert warned == cut and cut  # 8 epochs are too few here: some fold is cut short
+
+
+def test_a_fold_the_epoch_cap_cut_short_is_named():
+    falling = [ValScore(0.8, loss) for loss in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2)]
+    assert warn_if_cut_short(3, _train("val_loss", falling), OptimConfig(epochs=8, patience=3))
+    # Patience stopped it (kept epoch 1 of 8 allowed): not cut short.
+    early = falling[:2] + [ValScore(0.8, 0.9)] * 6
+    assert not warn_if_cut_short(3, _train("val_loss", early), OptimConfig(epochs=8, patience=3))
 
 
 def test_the_gnn_threshold_comes_from_validation_never_from_test_labels(store, tmp_path):
@@ -156,7 +171,9 @@ def test_committed_histories_read_as_typed_records_and_write_back_byte_for_byte(
         history = read_history(path)
         # The paper protocol has no validation split (the authors' 80/20 splits), so its
         # epochs carry no validation figures; every other trial's epochs carry both.
-        validated = json.loads((path.parent / "trial.json").read_text())["keys"]["protocol"] != "paper"
+        validated = (
+            json.loads((path.parent / "trial.json").read_text())["keys"]["protocol"] != "paper"
+        )
         assert all((e.val_loss is not None and e.primary in ("auc", "pearson")) == validated
                    for epochs in history.values() for e in epochs), path  # fmt: skip
         text = json.dumps({str(k): [e.to_json() for e in v] for k, v in history.items()}, indent=2)

@@ -22,6 +22,7 @@ from genen_scale.report.published import (
     TASK_TITLES,
 )
 from genen_scale.sweep.config import BASELINE_MODELS
+from genen_scale.training.selection import STILL_IMPROVING
 
 MISSING = "—"
 NOT_RECORDED = "not recorded"
@@ -238,19 +239,14 @@ def comparison(results: pd.DataFrame, axis: str, fixed: dict) -> str:
     return markdown(head + [f"{axis} = {v}" for v in values], body)
 
 
-# A fold whose kept epoch is among the last this many it ran was still improving on
-# validation when it stopped: the epoch cap, not early stopping, ended it.
-LAST_EPOCHS = 5
-
-
 def still_improving(results: pd.DataFrame) -> str:
     """Markdown: per GNN cell on our folds, how many folds kept one of their last
-    :data:`LAST_EPOCHS` epochs (training ended by the epoch cap while validation still
+    :data:`STILL_IMPROVING` epochs (training ended by the epoch cap while validation still
     improved), with the median kept and run epochs; only cells with such a fold, or ""."""
     r = results[(results["protocol"] == "cv") & ~results["model"].isin(BASELINE_MODELS)]
     if r.empty or "best_epoch" not in r or "epochs" not in r:
         return ""
-    r = r.assign(_cond=condition(r), _late=r["best_epoch"] >= r["epochs"] - LAST_EPOCHS)
+    r = r.assign(_cond=condition(r), _late=r["best_epoch"] >= r["epochs"] - STILL_IMPROVING)
     keys = ["task", "model", "graph", "mask_rate", "leakage", "_cond"]
     body = []
     for key, rows in r.groupby(keys, sort=False):
@@ -265,7 +261,11 @@ def still_improving(results: pd.DataFrame) -> str:
         return ""
     body.sort(key=lambda row: (order(row[1], row[2], _task_key(row[0])), row[3], row[4]))
     head = ["task", "model", "graph", "masked", "leakage", "condition"]
-    head += [f"folds that kept one of their last {LAST_EPOCHS} epochs", "kept epoch", "epochs run"]
+    head += [
+        f"folds that kept one of their last {STILL_IMPROVING} epochs",
+        "kept epoch",
+        "epochs run",
+    ]
     late, total = int(r["_late"].sum()), len(r)
     return f"{late} of {total} GNN folds on our folds.\n\n" + markdown(head, body)
 

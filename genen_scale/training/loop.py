@@ -53,6 +53,7 @@ from genen_scale.training.selection import (
     make_scheduler,
     record_epoch,
     step_scheduler,
+    warn_if_cut_short,
 )
 from genen_scale.training.stacked_loop import train_folds_stacked
 from genen_scale.training.state import FoldState, RunState
@@ -214,4 +215,6 @@ def train_fold(
         on_epoch([state])
     if not has_val:  # the paper protocol: the last epoch's model
         state.best_epoch, state.best_state = state.epoch - 1, snapshot(model)
+    elif run.env.rank == 0:
+        warn_if_cut_short(fold.index, state, run.optim)
     return finish_fold(model, run, fold, state)

@@ -11,6 +11,7 @@ takes the same decision.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -20,6 +21,12 @@ from genen_scale.tasks.fold_result import EpochRecord
 from genen_scale.training.config import OptimConfig
 from genen_scale.training.evaluation import ValScore
 from genen_scale.training.state import FoldState
+
+log = logging.getLogger(__name__)
+
+# A kept epoch among the last this many before the cap: validation was still improving
+# when ``optim.epochs`` ended the fold (the report counts the same, per cell).
+STILL_IMPROVING = 5
 
 
 def record_epoch(
@@ -47,6 +54,20 @@ def record_epoch(
         record = replace(record, primary=primary, val_metric=val.metric, val_loss=val.loss)
     state.history.append(record)
     state.epoch += 1
+
+
+def warn_if_cut_short(fold: int, state: FoldState, optim: OptimConfig) -> bool:
+    """Log a warning, and return True, when the epoch cap ended a fold whose validation
+    score was still improving (its kept epoch is one of the last :data:`STILL_IMPROVING`):
+    its model is likely under-trained, and more epochs would be chosen by validation."""
+    cut = state.epoch >= optim.epochs and state.best_epoch >= optim.epochs - STILL_IMPROVING
+    if cut:
+        log.warning(
+            "fold %d: validation %s was still improving when optim.epochs=%d ended it (kept "
+            "epoch %d); the model may be under-trained: raise optim.epochs",
+            fold, optim.select, optim.epochs, state.best_epoch,
+        )  # fmt: skip
+    return cut
 
 
 def keep_training(state: FoldState, optim: OptimConfig, has_val: bool) -> bool:

@@ -29,7 +29,7 @@ from genen_scale.tasks.metrics import primary_metric
 from genen_scale.training.epoch import epoch_seeds, log_epoch
 from genen_scale.training.evaluation import FoldOutputs, ValScore, finish_fold
 from genen_scale.training.inputs import RunInputs
-from genen_scale.training.selection import keep_training, record_epoch
+from genen_scale.training.selection import keep_training, record_epoch, warn_if_cut_short
 from genen_scale.training.state import FoldState
 from genen_scale.training.worker import WorkerRun, unwrap
 
@@ -103,6 +103,8 @@ def train_folds_stacked(
     for k, (fold, st) in enumerate(zip(folds, states, strict=True)):
         if not has_val[k]:  # the paper protocol: the last epoch's model
             st.best_epoch, st.best_state = st.epoch - 1, module.state_of(k)
+        elif env.rank == 0:
+            warn_if_cut_short(fold.index, st, optim)
         lone = build_model(module.cfg, inputs.x.shape[1], task.num_outputs).to(env.device)
         outputs.append(finish_fold(lone, run, fold, st))
     return outputs
