@@ -82,7 +82,7 @@ def test_the_recipe_sweep_joins_the_grid_beside_ours(tmp_path):
     recipe_paper = "| Solubility | gcn | go_ppi | paper | selection last_epoch, recipe paper |"
     assert f"{recipe_paper} 0.900 | 0.870 | +0.030 ± 0.000 | 5 of 5 |" in text
     # The joined logreg duplicate was dropped: the grid's own rows (0.88) pair with the GNN.
-    cell = "| Solubility | gcn | go_ppi | 0% | cv | none | recipe paper, selection val_loss |"
+    cell = "| Solubility | gcn | go_ppi | 0% | cv | none | authors' recipe, selection val_loss |"
     assert f"{cell} 0.934 | 0.880 | +0.054 ± 0.015 | 5 of 5 |" in text
     # Published vs ours in three steps: the recipe (paired), the protocol, what is left.
     steps = (
@@ -91,7 +91,7 @@ def test_the_recipe_sweep_joins_the_grid_beside_ours(tmp_path):
     assert steps in text and "| 0.900 | +0.090, 0 of 5 splits ≥ paper, t p < 0.001 |" in text
     # Across protocols one row per recipe: the protocol's own rule does not split it.
     assert (
-        "| Solubility | gcn | go_ppi | recipe paper | 0.93 ± 0.01 (5) | 0.90 ± 0.02 (5) |" in text
+        "| Solubility | gcn | go_ppi | authors' recipe | 0.93 ± 0.01 (5) | 0.90 ± 0.02 (5) |" in text
     )
     assert "| Solubility | gcn | go_ppi | — | 0.92 ± 0.02 (5) | 0.87 ± 0.02 (5) |" in text
 
@@ -112,7 +112,7 @@ def test_rows_without_a_recipe_trained_ours_and_a_mixed_rule_stays_apart():
         "c": "none",
     }
     assert recipe_tables.has_recipes(filled) and not recipe_tables.has_recipes(filled.iloc[5:])
-    conditions = {"recipe paper, selection val_loss", "selection val_loss", ""}
+    conditions = {"authors' recipe, selection val_loss", "selection val_loss", ""}
     assert set(tables.condition(filled)) == conditions
     # Our folds under two rules (an older trial kept the best validation metric): the
     # protocol comparison keeps those rows apart rather than pool them; the recipe's
@@ -122,7 +122,7 @@ def test_rows_without_a_recipe_trained_ours_and_a_mixed_rule_stays_apart():
     theirs.append(_rows("f", "gcn", "paper", np.full(FOLDS, 0.88), "paper"))
     mixed = recipe_tables.fill_recipe(pd.concat([filled, *theirs], ignore_index=True))
     side = tables.comparison(mixed, "protocol", {})
-    assert "| recipe paper | 0.90 ± 0.00 (5) | 0.88 ± 0.00 (5) |" in side
+    assert "| authors' recipe | 0.90 ± 0.00 (5) | 0.88 ± 0.00 (5) |" in side
     assert "(10)" not in side and side.count("| gcn |") == 1
 
 

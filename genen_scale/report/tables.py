@@ -28,9 +28,9 @@ MISSING = "—"
 NOT_RECORDED = "not recorded"
 GRAPH_ORDER = ("go_ppi", "go", "ppi", "none")
 MODEL_ORDER = ("gcn", "gat", "logreg", "mlp")
-# Values of the ``recipe`` column a condition names: ``ours`` (the grid's own options) and
-# ``none`` (baselines) are the default and name nothing.
-RECIPES_SHOWN = ("paper",)
+# How a condition names a value of the ``recipe`` column; ``ours`` (the grid's own
+# options) and ``none`` (baselines) are the default and name nothing.
+RECIPE_LABELS = {"paper": "authors' recipe"}
 
 
 def reference(results: pd.DataFrame) -> pd.DataFrame:
@@ -101,7 +101,7 @@ def condition(rows: pd.DataFrame, exclude: str | None = None, rule: bool = True)
     never pooled or paired as one cell."""
     parts = []
     if "recipe" in rows and exclude != "recipe":
-        parts.append(rows["recipe"].map(lambda v: f"recipe {v}" if v in RECIPES_SHOWN else ""))
+        parts.append(rows["recipe"].map(lambda v: RECIPE_LABELS.get(v, "")))
     if "selection" in rows and rule:
         gnn = ~rows["model"].isin(BASELINE_MODELS)
         rule = (
