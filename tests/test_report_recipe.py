@@ -91,7 +91,8 @@ def test_the_recipe_sweep_joins_the_grid_beside_ours(tmp_path):
     assert steps in text and "| 0.900 | +0.090, 0 of 5 splits ≥ paper, t p < 0.001 |" in text
     # Across protocols one row per recipe: the protocol's own rule does not split it.
     assert (
-        "| Solubility | gcn | go_ppi | authors' recipe | 0.93 ± 0.01 (5) | 0.90 ± 0.02 (5) |" in text
+        "| Solubility | gcn | go_ppi | authors' recipe | 0.93 ± 0.01 (5) | 0.90 ± 0.02 (5) |"
+        in text
     )
     assert "| Solubility | gcn | go_ppi | — | 0.92 ± 0.02 (5) | 0.87 ± 0.02 (5) |" in text
 
