@@ -143,3 +143,9 @@ def test_a_joined_grid_option_is_a_cell_of_its_own(tmp_path):
         "| selection val_loss, model.edge_weight fixed | 0.930 | 0.920 | +0.010 ± 0.000 | 5 of 5 |"
         in text
     )
+    # The recipe tables read the default cell only: an option's rows are not pooled in.
+    recipe = _rows("r", "gcn", "cv", base + 0.03, "paper")
+    rows = recipe_tables.fill_recipe(pd.concat([_rows("g", "gcn", "cv", base), fixed, recipe]))
+    assert "| Solubility | 0.99 ± 0.02 | 0.92 ± 0.02 (5) | — | 0.95 ± 0.02 (5) |" in (
+        recipe_tables.side_by_side(rows)
+    )

@@ -18,7 +18,7 @@ from scipy import stats
 from genen_scale.report import paired
 from genen_scale.report.origin import real_data_tasks
 from genen_scale.report.published import GENEN_GCN_AUC, TASK_TITLES
-from genen_scale.report.tables import MISSING, cell, fmt, markdown, tasks_in
+from genen_scale.report.tables import MISSING, cell, fmt, markdown, option_columns, tasks_in
 from genen_scale.sweep.config import BASELINE_MODELS
 
 # A GNN row without a recipe trained the grid's own options.
@@ -45,12 +45,21 @@ def has_recipes(results: pd.DataFrame) -> bool:
     return "recipe" in results and {OURS, "paper"} <= set(results["recipe"])
 
 
+def _reference(results: pd.DataFrame, model: str, graph: str) -> pd.DataFrame:
+    """Rows of ``model`` on ``graph`` (and the text baselines) without masking or GO
+    filter, every grid option at its default (edge-weight variants are other cells)."""
+    r = results[(results["mask_rate"] == 0) & (results["leakage"] == "none")]
+    r = r[r[option_columns(r)].isna().all(axis=1)]
+    gnn = (r["model"] == model) & (r["graph"] == graph)
+    return r[gnn | r["model"].isin(BASELINE_MODELS)]
+
+
 def side_by_side(results: pd.DataFrame, model: str = "gcn", graph: str = "go_ppi") -> str:
     """Per task, the published GCN beside ``model`` on ``graph`` trained with our options
     and with the authors' recipe, and logistic regression on the same text, each under
     both protocols (no masking, every GO term): primary metric, mean ± sample sd (folds)."""
-    r = results[(results["mask_rate"] == 0) & (results["leakage"] == "none")]
-    gnn = r[(r["model"] == model) & (r["graph"] == graph)]
+    r = _reference(results, model, graph)
+    gnn = r[r["model"] == model]
     text = r[r["model"] == "logreg"]
     columns = [
         (f"{label}, {PROTOCOL_NAMES[p]}", rows[rows["protocol"] == p])
@@ -78,8 +87,8 @@ def decomposition(results: pd.DataFrame, model: str = "gcn", graph: str = "go_pp
     recipe on their splits − on our folds: different test genes, so Welch's t-test), and
     what is left (published − the recipe on their splits: our 5 splits against the
     published mean, one-sample t-test; the paper gives no per-split values)."""
-    r = results[(results["mask_rate"] == 0) & (results["leakage"] == "none")]
-    r = r[(r["model"] == model) & (r["graph"] == graph)]
+    r = _reference(results, model, graph)
+    r = r[r["model"] == model]
     real = real_data_tasks(results)
     body = []
     for task in tasks_in(r):
