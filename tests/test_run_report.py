@@ -14,7 +14,7 @@ from genen_scale.predict.cli import predict_main
 from genen_scale.report import tables
 from genen_scale.report.cli import main as report_main
 from genen_scale.report.origin import generated_store
-from genen_scale.report.run_report import _published
+from genen_scale.report.run_report import _published, cut_short
 from genen_scale.training import run
 
 
@@ -63,6 +63,27 @@ def test_report_of_a_run_has_metrics_and_the_kinds_figures(store, tmp_path, task
         assert f"(figures/{name})" in text
     assert "Genome-wide predictions" in text or "genome-wide predictions" in text
     assert "paper" not in text.lower()  # toy tasks have no published numbers
+    # Folds that kept one of their last 5 of the config's 6 epochs are named, none else.
+    gnn = metrics[metrics["model"] == "gcn"]
+    late = sorted(int(f) for f in gnn.loc[gnn["best_epoch"] >= 6 - 5, "fold"])
+    assert ("**Under-trained?** Fold(s) " + ", ".join(map(str, late)) in text) == bool(late)
+    assert ("Under-trained?" in text) == bool(late)
+
+
+def test_a_fold_the_epoch_cap_cut_short_is_named_and_only_it():
+    metrics = pd.DataFrame(
+        {
+            "model": ["gcn"] * 3 + ["logreg"] * 3,
+            "fold": [0, 1, 2] * 2,
+            "best_epoch": [99, 40, 96, None, None, None],
+            "selection": ["val_loss"] * 3 + [None] * 3,
+        }
+    )
+    assert "Fold(s) 0, 2 kept one of their last 5 epochs when `optim.epochs` = 100" in (
+        cut_short(metrics, 100)
+    )
+    assert cut_short(metrics, 200) == ""  # every fold stopped well before the cap
+    assert cut_short(metrics.assign(selection="last_epoch"), 100) == ""  # the paper protocol
 
 
 def test_published_numbers_only_for_real_tasks_on_real_data():

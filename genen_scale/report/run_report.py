@@ -27,6 +27,7 @@ from genen_scale.report.run_figures import FIGURES
 from genen_scale.report.tables import MISSING, markdown, mean_sd
 from genen_scale.tasks.metrics import primary_metric
 from genen_scale.training.inputs import open_task
+from genen_scale.training.selection import STILL_IMPROVING
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def build_run_report(cfg: RunReportConfig) -> Path:
         _published(task.name, primary, c.data.graph, synthetic),
         "Per fold:\n",
         per_fold(metrics, primary) + "\n",
+        cut_short(metrics, c.optim.epochs),
         "## Figures\n",
     ]
     draw = next((f for kind, f in FIGURES.items() if isinstance(task.kind, kind)), None)
@@ -148,6 +150,24 @@ def per_fold(metrics: pd.DataFrame, primary: str) -> str:
         for _, r in metrics.iterrows()
     ]
     return markdown(["model", "fold", "best epoch", val, primary], body)
+
+
+def cut_short(metrics: pd.DataFrame, cap: int) -> str:
+    """A warning line naming the GNN folds that the epoch cap ended while their validation
+    score still improved (kept epoch among the last :data:`STILL_IMPROVING`), or ""."""
+    if "selection" not in metrics:  # a run from before the rule was recorded
+        return ""
+    # Selected on validation (not the paper protocol's last epoch), kept near the cap.
+    gnn = metrics[metrics["selection"].isin(("val_loss", "val_metric"))]
+    late = gnn[gnn["best_epoch"] >= cap - STILL_IMPROVING]
+    if late.empty:
+        return ""
+    folds = ", ".join(str(int(f)) for f in sorted(late["fold"]))
+    return (
+        f"**Under-trained?** Fold(s) {folds} kept one of their last {STILL_IMPROVING} "
+        f"epochs when `optim.epochs` = {cap} ended them: validation was still improving. "
+        "More epochs would likely be chosen by validation (raise `optim.epochs`).\n"
+    )
 
 
 def _published(task: str, primary: str, graph: str, synthetic: bool) -> str:
