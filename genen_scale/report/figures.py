@@ -65,6 +65,9 @@ def design_curves(rows: pd.DataFrame, path: Path) -> Path | None:
     if not tasks:
         return None
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
+    # One colour per model, the design as the line style.
+    models = sorted(set(rows["model"]) - {"logreg"})
+    colors = {m: f"C{i}" for i, m in enumerate(models)} | {"logreg": "grey"}
     for ax, task in zip(axes[0], tasks, strict=True):
         r = rows[rows["task"] == task]
         for (model, design), at in r.groupby(["model", "design"]):
@@ -73,8 +76,8 @@ def design_curves(rows: pd.DataFrame, path: Path) -> Path | None:
             at = at.sort_values("mask_rate")
             style = {"chain": "-", "scratch": "--"}[design]
             label = "logreg (text only)" if model == "logreg" else f"{model}, {design}"
-            color = "grey" if model == "logreg" else None
-            ax.plot(100 * at["mask_rate"], at["auc"], style, marker="o", label=label, color=color)
+            ax.plot(100 * at["mask_rate"], at["auc"], style, marker="o", label=label,
+                    color=colors[model])  # fmt: skip
         ax.set_xlabel("nodes with text hidden (%)")
         ax.set_ylabel("test AUC")
         ax.set_title(TASK_TITLES.get(task, task))
