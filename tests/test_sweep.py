@@ -463,3 +463,23 @@ def test_a_large_grid_shows_its_expansion(tmp_path, store, capsys):
     assert "expanding the grid" in capsys.readouterr().err
     expand(sweep_config(tmp_path, store))  # a small one stays quiet
     assert "expanding the grid" not in capsys.readouterr().err
+
+
+def test_collect_only_rewrites_the_results_and_runs_nothing(local_sweep, tmp_path, capsys):
+    """A sweep stopped mid-run: ``--collect_only`` rebuilds ``results.parquet`` and
+    ``sweep.json`` from the finished trials' rows, and starts no trial."""
+    cfg, outcome, table = local_sweep
+    kept = tmp_path / "kept"
+    shutil.copytree(outcome.output_dir, kept)
+    gone = table["trial"].iloc[-1]
+    shutil.rmtree(trial_dir(kept, gone))  # a trial that had not finished
+    (kept / "results.parquet").unlink()
+    toml = outcome.output_dir.parent / "s.toml"  # the fixture's sweep file
+    args = [str(toml), "--output_dir", str(kept), "--collect_only"]
+    assert sweep_main(args) == 0
+    assert "3 of 4 trials finished" in capsys.readouterr().out
+    again = pd.read_parquet(kept / "results.parquet")
+    assert set(again["trial"]) == set(table["trial"]) - {gone}
+    assert not trial_dir(kept, gone).exists()  # nothing ran it
+    status = json.loads((kept / "sweep.json").read_text())
+    assert [t["status"] for t in status["trials"]].count("pending") == 1

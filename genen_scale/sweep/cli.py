@@ -31,7 +31,7 @@ from genen_scale.sweep.config import SweepConfig
 from genen_scale.sweep.demo import DEMO_SWEEP, with_demo_store
 from genen_scale.sweep.grid import expand
 from genen_scale.sweep.layout import is_done
-from genen_scale.sweep.runner import claim_output_dir, run_sweep
+from genen_scale.sweep.runner import RESULTS, claim_output_dir, collect, run_sweep
 
 log = logging.getLogger("genen_scale.sweep")
 
@@ -83,7 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     started = False
     try:
         cfg = parse_args(argv)
-        claim_output_dir(Path(cfg.output_dir).expanduser().resolve())  # before Ray starts
+        out = Path(cfg.output_dir).expanduser().resolve()
+        claim_output_dir(out)  # before Ray starts
+        if cfg.collect_only:
+            specs = expand(cfg)
+            table, _ = collect(out, specs)
+            done = table["trial"].nunique() if len(table) else 0
+            print(f"{done} of {len(specs)} trials finished; results: {out / RESULTS}")
+            return 0
         started = connect(cfg) if has_pending(cfg) else False
         outcome = run_sweep(cfg)
         print(f"{outcome.done} of {outcome.total} trials finished; results: {outcome.results}")

@@ -199,6 +199,9 @@ class SweepConfig:
     """Per-axis training options, applied in order."""
     local: bool = False
     """Run the trials one after another in this process, without Ray (tests, debugging)."""
+    collect_only: bool = False
+    """Run nothing: rewrite ``results.parquet`` and ``sweep.json`` from the trials that
+    have finished (after a sweep was stopped mid-run, before committing its rows)."""
     ray_address: str | None = None
     """Ray cluster to join; None joins a ``ray job submit`` job's cluster or starts a
     local one (bound to 127.0.0.1)."""
