@@ -308,8 +308,8 @@ def _recipe_sections(results: pd.DataFrame) -> list[str]:
 def _join(results: pd.DataFrame, src: Path, others: list[str]) -> pd.DataFrame:
     """``results`` and the rows of the ``others`` sweeps for the folds of cells it does not
     hold (grid keys, recipe, grid options and fold: the text baselines both sweeps ran
-    are read once, from the first), their ``run_dir`` made relative to ``src`` (where the report looks
-    for run directories)."""
+    are read once, from the first), their ``run_dir`` made relative to ``src`` (where
+    the report looks for run directories)."""
     for other in map(Path, others):
         rows = _read_results(other / "results.parquet")
         if "run_dir" in rows:

@@ -93,16 +93,16 @@ def option_columns(rows: pd.DataFrame) -> list[str]:
     return sorted(c for c in rows.columns if "." in c)
 
 
-def condition(rows: pd.DataFrame, exclude: str | None = None, rule: bool = True) -> pd.Series:
+def condition(rows: pd.DataFrame, exclude: str | None = None, with_rule: bool = True) -> pd.Series:
     """Per row, how it was trained beyond the grid keys: the authors' recipe where a row
     used one, the model-selection rule (GNN rows from before it was recorded:
-    :data:`NOT_RECORDED`; left out with ``rule=False``) and the grid options but
+    :data:`NOT_RECORDED`; left out with ``with_rule=False``) and the grid options but
     ``exclude`` (the option a table compares across); rows of different conditions are
     never pooled or paired as one cell."""
     parts = []
     if "recipe" in rows and exclude != "recipe":
         parts.append(rows["recipe"].map(lambda v: RECIPE_LABELS.get(v, "")))
-    if "selection" in rows and rule:
+    if "selection" in rows and with_rule:
         gnn = ~rows["model"].isin(BASELINE_MODELS)
         rule = (
             rows["selection"].astype(object).where(rows["selection"].notna() | ~gnn, NOT_RECORDED)
@@ -212,7 +212,7 @@ def comparison(results: pd.DataFrame, axis: str, fixed: dict) -> str:
         # Each protocol has its own selection rule (paper: the last epoch), so across
         # protocols the rule is part of what is compared; a cell where one protocol
         # mixes rules (older rows) keeps them apart.
-        loose = condition(r, exclude=axis, rule=False)
+        loose = condition(r, exclude=axis, with_rule=False)
         keys = ["task", "model", "graph"]
         rules = r.assign(_c=loose).groupby([*keys, "_c", axis], dropna=False)["selection"]
         mixed = rules.transform(lambda v: v.nunique(dropna=False) > 1)
@@ -248,18 +248,15 @@ def still_improving(results: pd.DataFrame) -> str:
         return ""
     r = r.assign(_cond=condition(r), _late=r["best_epoch"] >= r["epochs"] - STILL_IMPROVING)
     keys = ["task", "model", "graph", "mask_rate", "leakage", "_cond"]
-    body = []
-    for key, rows in r.groupby(keys, sort=False):
+    cells = []
+    for (task, model, graph, rate, leakage, cond), rows in r.groupby(keys, sort=False):
         if rows["_late"].any():
-            task, model, graph, rate, leakage, cond = key
-            body.append(
-                [TASK_TITLES.get(task, task), model, graph, f"{rate:.0%}", leakage, cond or "—",
-                 f"{int(rows['_late'].sum())} of {len(rows)}",
-                 f"{rows['best_epoch'].median():.0f}", f"{rows['epochs'].median():.0f}"]
-            )  # fmt: skip
-    if not body:
+            row = [TASK_TITLES.get(task, task), model, graph, f"{rate:.0%}", leakage, cond or "—",
+                   f"{int(rows['_late'].sum())} of {len(rows)}",
+                   f"{rows['best_epoch'].median():.0f}", f"{rows['epochs'].median():.0f}"]  # fmt: skip
+            cells.append(((order(model, graph, task), rate, leakage), row))
+    if not cells:
         return ""
-    body.sort(key=lambda row: (order(row[1], row[2], _task_key(row[0])), row[3], row[4]))
     head = ["task", "model", "graph", "masked", "leakage", "condition"]
     head += [
         f"folds that kept one of their last {STILL_IMPROVING} epochs",
@@ -267,13 +264,8 @@ def still_improving(results: pd.DataFrame) -> str:
         "epochs run",
     ]
     late, total = int(r["_late"].sum()), len(r)
+    body = [row for _, row in sorted(cells, key=lambda c: c[0])]
     return f"{late} of {total} GNN folds on our folds.\n\n" + markdown(head, body)
-
-
-def _task_key(title: str) -> str:
-    """The task name of a Table 1 title (sorting by Table 1's order)."""
-    names = {v: k for k, v in TASK_TITLES.items()}
-    return names.get(title, title)
 
 
 def missing_trials(status: dict | None) -> str:
